@@ -1,0 +1,115 @@
+"""The call state machine.
+
+queued -> dialing -> ringing -> answered -> bridged -> ended(completed)
+                                answered -> abandoned -> ended(abandoned)
+dialing | ringing -> ended(busy | no_answer | failed)
+dialing | ringing | answered -> ended(machine)   (answering machine detected)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dialer.domain.errors import IllegalCallTransition
+
+
+class CallState(StrEnum):
+    QUEUED = "queued"
+    DIALING = "dialing"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    BRIDGED = "bridged"
+    ABANDONED = "abandoned"
+    ENDED = "ended"
+
+
+class CallOutcome(StrEnum):
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"
+    MACHINE = "machine"
+    COMPLETED = "completed"  # a live answer that reached a collector, or hung up waiting
+    ABANDONED = "abandoned"  # a live answer no collector took within the connect grace
+
+
+# States in which the call holds a line at the carrier ("in flight" for pacing).
+IN_FLIGHT = frozenset({CallState.DIALING, CallState.RINGING, CallState.ANSWERED})
+_PRE_ANSWER = frozenset({CallState.DIALING, CallState.RINGING})
+_FAILURE_OUTCOMES = frozenset({CallOutcome.BUSY, CallOutcome.NO_ANSWER, CallOutcome.FAILED})
+
+
+@dataclass(slots=True)
+class Call:
+    """One outbound attempt. Times are engine seconds (the `now` passed to the engine)."""
+
+    call_id: str
+    case_ref: str
+    number: str
+    state: CallState = CallState.QUEUED
+    outcome: CallOutcome | None = None
+    created_at: float = 0.0
+    dialed_at: float | None = None
+    ringing_at: float | None = None
+    answered_at: float | None = None
+    bridged_at: float | None = None
+    ended_at: float | None = None
+    collector_id: str | None = None
+    sip_code: int | None = None
+    cancel_requested: bool = False
+
+    def _move(self, allowed: frozenset[CallState], target: CallState, action: str) -> None:
+        if self.state not in allowed:
+            raise IllegalCallTransition(self.call_id, self.state, action)
+        self.state = target
+
+    def dial(self, now: float) -> None:
+        self._move(frozenset({CallState.QUEUED}), CallState.DIALING, "dial")
+        self.dialed_at = now
+
+    def ring(self, now: float) -> None:
+        self._move(frozenset({CallState.DIALING}), CallState.RINGING, "ring")
+        self.ringing_at = now
+
+    def answer(self, now: float) -> None:
+        self._move(_PRE_ANSWER, CallState.ANSWERED, "answer")
+        self.answered_at = now
+
+    def bridge(self, collector_id: str, now: float) -> None:
+        self._move(frozenset({CallState.ANSWERED}), CallState.BRIDGED, "bridge")
+        self.collector_id = collector_id
+        self.bridged_at = now
+
+    def abandon(self, now: float) -> None:
+        self._move(frozenset({CallState.ANSWERED}), CallState.ABANDONED, "abandon")
+
+    def fail(self, outcome: CallOutcome, now: float, sip_code: int | None = None) -> None:
+        """A pre-answer end (busy / no answer / failure) or a machine answer."""
+        allowed = (
+            _PRE_ANSWER | {CallState.ANSWERED} if outcome is CallOutcome.MACHINE else _PRE_ANSWER
+        )
+        if outcome not in _FAILURE_OUTCOMES and outcome is not CallOutcome.MACHINE:
+            raise IllegalCallTransition(self.call_id, self.state, f"fail with {outcome}")
+        self._move(allowed, CallState.ENDED, f"end as {outcome}")
+        self.outcome = outcome
+        self.ended_at = now
+        self.sip_code = sip_code
+
+    def end(self, now: float, sip_code: int | None = None) -> None:
+        """An answered call's end: completed after a bridge (or a hang-up while waiting),
+        abandoned after the safe-harbor message."""
+        if self.state is CallState.ABANDONED:
+            outcome = CallOutcome.ABANDONED
+        elif self.state in (CallState.BRIDGED, CallState.ANSWERED):
+            outcome = CallOutcome.COMPLETED
+        else:
+            raise IllegalCallTransition(self.call_id, self.state, "end")
+        self.state = CallState.ENDED
+        self.outcome = outcome
+        self.ended_at = now
+        if sip_code is not None:
+            self.sip_code = sip_code
+
+    @property
+    def is_live_answer(self) -> bool:
+        return self.answered_at is not None and self.outcome is not CallOutcome.MACHINE

@@ -1,0 +1,78 @@
+"""What the engine asks the outside world to do. The daemon or the simulator executes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialer.domain.calls import Call
+
+
+@dataclass(frozen=True, slots=True)
+class Originate:
+    call_id: str
+    case_ref: str
+    number: str
+    ring_timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Cancel a call that has not been answered (ring timeout, drain)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bridge:
+    call_id: str
+    collector_id: str
+    answer_to_bridge: float = 0.0  # seconds the debtor waited after answering
+
+
+@dataclass(frozen=True, slots=True)
+class PlaySafeHarbor:
+    """Play the safe-harbor message to an answered call nobody took, then hang up."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFinished:
+    """A call reached its end: the record to persist (the Call is a finished snapshot)."""
+
+    call: Call
+    case_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDeferred:
+    """A hopper case was dropped at dial time; do not offer it again before `not_before`
+    (POSIX seconds, None = not automatically)."""
+
+    case_ref: str
+    reasons: tuple[str, ...]
+    not_before: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NeedCases:
+    """The hopper is running low: supply up to `count` more callable cases."""
+
+    count: int
+
+
+Command = (
+    Originate
+    | Cancel
+    | Bridge
+    | PlaySafeHarbor
+    | Hangup
+    | AttemptFinished
+    | CaseDeferred
+    | NeedCases
+)

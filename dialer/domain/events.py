@@ -1,0 +1,91 @@
+"""The events that drive the core: what the trunk, the collectors and the store report.
+
+Every event is a small frozen dataclass; the engine dispatches on its type. Times are not
+carried on the events: the engine receives `now` alongside each one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialer.domain.calls import CallOutcome
+from dialer.domain.model import DialTarget
+
+
+@dataclass(frozen=True, slots=True)
+class CallRinging:
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered:
+    call_id: str
+    machine: bool = False  # answering-machine detection said "machine"
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailed:
+    """A call ended before a live answer: busy, no answer (incl. our CANCEL), failure."""
+
+    call_id: str
+    outcome: CallOutcome
+    sip_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallHungUp:
+    """An answered call ended (either party hung up)."""
+
+    call_id: str
+    sip_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorLoggedIn:
+    collector_id: str
+    team: str | None = None
+    skills: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorReady:
+    """Collector is ready to take calls (after login, a pause, or wrap-up)."""
+
+    collector_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorPaused:
+    collector_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorLoggedOut:
+    collector_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CasesSupplied:
+    """The store hands the hopper more callable cases (already compliance-filtered)."""
+
+    targets: tuple[DialTarget, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DrainRequested:
+    """Stop placing new calls; live calls finish."""
+
+
+Event = (
+    CallRinging
+    | CallAnswered
+    | CallFailed
+    | CallHungUp
+    | CollectorLoggedIn
+    | CollectorReady
+    | CollectorPaused
+    | CollectorLoggedOut
+    | CasesSupplied
+    | DrainRequested
+)

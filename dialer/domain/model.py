@@ -1,0 +1,123 @@
+"""Cases, numbers, contact history and campaigns as plain immutable dataclasses.
+
+These are the shapes the core (engine, pacing, routing, compliance) works on. The store
+maps its rows onto them; nothing here knows about persistence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class NumberType(StrEnum):
+    DEBTOR = "debtor"
+    WORK = "work"
+    THIRD_PARTY = "third_party"
+    THIRD_PARTY_REFUSED = "third_party_refused"
+
+
+class CaseFlag(StrEnum):
+    DO_NOT_CALL = "do_not_call"
+    CEASE_COMMUNICATION = "cease_communication"
+    DISPUTED = "disputed"
+    DEBTOR_UNREACHABLE = "debtor_unreachable"
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    PROMISED = "promised"
+    PAID = "paid"
+    CLOSED = "closed"
+
+
+class Bucket(StrEnum):
+    """Delinquency bucket by days past due (M1 = 1-30, M2 = 31-60, ...)."""
+
+    CURRENT = "M0"
+    M1 = "M1"
+    M2 = "M2"
+    M3 = "M3"
+    M4 = "M4"
+    M5 = "M5"
+    M6 = "M6"
+    WRITTEN_OFF = "WO"
+
+    @classmethod
+    def for_days_past_due(cls, dpd: int) -> Bucket:
+        if dpd <= 0:
+            return cls.CURRENT
+        if dpd > 180:
+            return cls.WRITTEN_OFF
+        return cls(f"M{(dpd - 1) // 30 + 1}")
+
+
+class ContactOutcome(StrEnum):
+    """What one attempt produced, as compliance rules see it."""
+
+    CONVERSATION = "conversation"  # right-party contact: we talked with the debtor
+    ANSWERED = "answered"  # live answer, but no conversation with the debtor
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"
+    MACHINE = "machine"
+    ABANDONED = "abandoned"
+
+    @property
+    def is_unanswered(self) -> bool:
+        return self in _UNANSWERED
+
+
+_UNANSWERED = frozenset(
+    {ContactOutcome.NO_ANSWER, ContactOutcome.BUSY, ContactOutcome.FAILED, ContactOutcome.MACHINE}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    e164: str
+    type: NumberType = NumberType.DEBTOR
+    consent: bool = True  # consent to automated (dialer-placed) calls
+    dnc: bool = False  # on a do-not-call list
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    """One past attempt on a case, as the compliance rules need it (`at` is timezone-aware)."""
+
+    at: datetime
+    number: str
+    outcome: ContactOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A debt being collected, reduced to what the core decides on."""
+
+    ref: str
+    numbers: tuple[PhoneNumber, ...]
+    timezone: str | None = None
+    flags: frozenset[str] = frozenset()
+    owner: str | None = None
+    team: str | None = None
+    skills: frozenset[str] = frozenset()  # skills a collector needs (language, bucket)
+    balance: Decimal = Decimal(0)
+    days_past_due: int = 0
+    priority: float = 0.0
+
+    def number(self, e164: str) -> PhoneNumber | None:
+        for number in self.numbers:
+            if number.e164 == e164:
+                return number
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DialTarget:
+    """A hopper entry: a case, the number to dial, and the case's recent contact history."""
+
+    case: Case
+    number: str
+    history: tuple[ContactRecord, ...] = field(default_factory=tuple)

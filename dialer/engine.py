@@ -1,0 +1,647 @@
+"""The campaign engine: a sans-I/O state machine.
+
+`handle(event, now)` and `tick(now)` take what happened and the time, update the collectors,
+calls and hopper, ask the pacer how many calls to launch, and return the commands to carry
+out (originate, cancel, bridge, play the safe-harbor message, hang up, persist an attempt,
+ask for more cases). It never reads a clock, sleeps or does I/O, so the daemon and the
+simulator drive exactly the same code. `next_wakeup(now)` says when `tick` is next needed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from dialer import routing
+from dialer.domain.agents import Collector, CollectorState
+from dialer.domain.calls import Call, CallOutcome, CallState
+from dialer.domain.commands import (
+    AttemptFinished,
+    Bridge,
+    Cancel,
+    CaseDeferred,
+    Command,
+    Hangup,
+    NeedCases,
+    Originate,
+    PlaySafeHarbor,
+)
+from dialer.domain.events import (
+    CallAnswered,
+    CallFailed,
+    CallHungUp,
+    CallRinging,
+    CasesSupplied,
+    CollectorLoggedIn,
+    CollectorLoggedOut,
+    CollectorPaused,
+    CollectorReady,
+    DrainRequested,
+    Event,
+)
+from dialer.domain.model import ContactOutcome, ContactRecord, DialTarget
+from dialer.pacing.base import Pacer, PacingDecision, PacingInputs
+
+MIN_RING_TIMEOUT = 15.0
+
+
+class UnknownCall(KeyError):
+    """An event named a call the engine does not know (already ended, or never placed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GuardVerdict:
+    allowed: bool
+    reasons: tuple[str, ...] = ()
+    not_before: float | None = None  # POSIX seconds
+
+
+class DialGuard(Protocol):
+    """The compliance check made at the moment of dialing (the case may have changed)."""
+
+    def __call__(
+        self, target: DialTarget, history: tuple[ContactRecord, ...], now: float
+    ) -> GuardVerdict: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    campaign: str
+    connect_grace: float = 2.0
+    ring_timeout: float = 25.0
+    max_lines_per_collector: float = 3.0
+    routing: routing.RoutingPolicy = field(default_factory=routing.RoutingPolicy)
+    tick_interval: float = 0.5
+    hopper_low_water: int = 20
+    hopper_batch: int = 100
+    hopper_retry_after: float = 1.0  # after an empty supply, wait before asking again
+    preview_dial_delay: float = 0.0  # manual dialing: seconds a collector spends dialing
+    auto_ready_after_wrap: float | None = None
+    call_id_prefix: str = "c"
+    decision_log_size: int = 20
+
+    def __post_init__(self) -> None:
+        if self.connect_grace < 0:
+            raise ValueError("connect_grace must be >= 0")
+        if self.ring_timeout < MIN_RING_TIMEOUT:
+            raise ValueError(f"ring_timeout must be >= {MIN_RING_TIMEOUT:g} s")
+        if self.max_lines_per_collector < 1:
+            raise ValueError("max_lines_per_collector must be >= 1")
+        if not 0 < self.tick_interval <= 0.5:
+            raise ValueError("tick_interval must be in (0, 0.5] s")
+
+
+@dataclass(slots=True)
+class EngineStats:
+    dials: int = 0
+    live_answers: int = 0
+    abandoned: int = 0
+    bridged: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    talk_seconds: float = 0.0
+    answer_to_bridge_max: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    at: float
+    inputs: PacingInputs
+    decision: PacingDecision
+    launched: int
+
+
+_CONTACT_OUTCOME = {
+    CallOutcome.BUSY: ContactOutcome.BUSY,
+    CallOutcome.NO_ANSWER: ContactOutcome.NO_ANSWER,
+    CallOutcome.FAILED: ContactOutcome.FAILED,
+    CallOutcome.MACHINE: ContactOutcome.MACHINE,
+    CallOutcome.ABANDONED: ContactOutcome.ABANDONED,
+}
+
+
+def contact_outcome(call: Call) -> ContactOutcome:
+    """How compliance counts a finished call: a bridged call is a conversation."""
+    if call.outcome is CallOutcome.COMPLETED:
+        return (
+            ContactOutcome.CONVERSATION if call.bridged_at is not None else ContactOutcome.ANSWERED
+        )
+    assert call.outcome is not None
+    return _CONTACT_OUTCOME[call.outcome]
+
+
+class Engine:
+    def __init__(
+        self,
+        config: EngineConfig,
+        pacer: Pacer,
+        rng: np.random.Generator,
+        guard: DialGuard | None = None,
+    ) -> None:
+        self.config = config
+        self.pacer = pacer
+        self.rng = rng
+        self.guard = guard
+        self.stats = EngineStats()
+        self.decisions: deque[DecisionRecord] = deque(maxlen=config.decision_log_size)
+        self.collectors: dict[str, Collector] = {}
+        self.calls: dict[str, Call] = {}
+        self.draining = False
+        self.paused = False  # a manager paused the campaign: no new dials
+        self._ready: OrderedDict[str, Collector] = OrderedDict()  # longest idle first
+        self._waiting: OrderedDict[str, Call] = OrderedDict()  # answered, in answer order
+        self._targets: dict[str, DialTarget] = {}
+        self._hopper: deque[DialTarget] = deque()
+        self._queued_refs: set[str] = set()  # in the hopper or on a call
+        self._ring_deadlines: list[tuple[float, str]] = []
+        self._preview_dials: list[tuple[float, str]] = []  # (dial at, call id)
+        self._wrap_deadlines: list[tuple[float, str, float]] = []
+        self._own_history: dict[str, list[ContactRecord]] = {}
+        self._next_case_request = -math.inf
+        self._cases_requested = False
+        self._seq = 0
+        self._count: Counter[str] = Counter()  # calls and collectors by state
+
+    # ----- inputs -------------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Command]:
+        out: list[Command] = []
+        handler = self._handlers[type(event)]
+        handler(self, event, now, out)
+        self._pace(now, out)
+        return out
+
+    def tick(self, now: float) -> list[Command]:
+        out: list[Command] = []
+        self._expire_rings(now, out)
+        self._dial_previews(now, out)
+        self._finish_wraps(now)
+        self._route_waiting(now, out)
+        self._abandon_overdue(now, out)
+        self._pace(now, out)
+        return out
+
+    def next_wakeup(self, now: float) -> float:
+        """The latest time by which `tick` must run for deadlines to be kept exactly."""
+        wake = now + self.config.tick_interval if self.pacer.periodic else math.inf
+        if self._waiting:
+            first = next(iter(self._waiting.values()))
+            assert first.answered_at is not None
+            wake = min(wake, first.answered_at + self.config.connect_grace)
+            for call in self._waiting.values():
+                target = self._targets[call.call_id]
+                team = routing.case_team(target.case, self.collectors)
+                assert call.answered_at is not None
+                step = routing.next_stage_in(
+                    self.config.routing, target.case, team, now - call.answered_at
+                )
+                if step is not None:
+                    wake = min(wake, now + step)
+        for heap in (self._ring_deadlines, self._preview_dials):
+            if heap:
+                wake = min(wake, heap[0][0])
+        if self._wrap_deadlines:
+            wake = min(wake, self._wrap_deadlines[0][0])
+        if self._hopper_wanted() and not self._cases_requested:
+            wake = min(wake, max(now, self._next_case_request))
+        return wake
+
+    # ----- collectors ---------------------------------------------------------------------
+
+    def _on_login(self, event: CollectorLoggedIn, now: float, out: list[Command]) -> None:
+        collector = self.collectors.get(event.collector_id)
+        if collector is None:
+            collector = Collector(event.collector_id, event.team, event.skills)
+            self.collectors[event.collector_id] = collector
+        else:
+            collector.team, collector.skills = event.team, event.skills
+        self._transition(collector, collector.log_in, now)
+        self._route_to(collector, now, out)
+
+    def _on_ready(self, event: CollectorReady, now: float, out: list[Command]) -> None:
+        collector = self._collector(event.collector_id)
+        if collector.state is CollectorState.WRAP_UP and collector.wrap_started_at is not None:
+            self.pacer.observe_wrap(now - collector.wrap_started_at, now)
+        self._transition(collector, collector.ready, now)
+        self._route_to(collector, now, out)
+
+    def _on_pause(self, event: CollectorPaused, now: float, out: list[Command]) -> None:
+        collector = self._collector(event.collector_id)
+        if collector.state is CollectorState.WRAP_UP and collector.wrap_started_at is not None:
+            self.pacer.observe_wrap(now - collector.wrap_started_at, now)
+        self._transition(collector, collector.pause, event.reason, now)
+
+    def _on_logout(self, event: CollectorLoggedOut, now: float, out: list[Command]) -> None:
+        collector = self._collector(event.collector_id)
+        self._transition(collector, collector.log_out, now)
+
+    def _collector(self, collector_id: str) -> Collector:
+        collector = self.collectors.get(collector_id)
+        if collector is None:
+            raise KeyError(f"unknown collector {collector_id!r}")
+        return collector
+
+    def _transition(self, collector: Collector, move: Callable[..., None], *args: Any) -> None:
+        before = collector.state
+        move(*args)
+        if before is not CollectorState.LOGGED_OUT:
+            self._count[before.value] -= 1
+        if collector.state is not CollectorState.LOGGED_OUT:
+            self._count[collector.state.value] += 1
+        if collector.state is CollectorState.READY:
+            if before is not CollectorState.READY:
+                self._ready[collector.collector_id] = collector
+        else:
+            self._ready.pop(collector.collector_id, None)
+
+    # ----- calls --------------------------------------------------------------------------
+
+    def _call(self, call_id: str) -> Call:
+        call = self.calls.get(call_id)
+        if call is None:
+            raise UnknownCall(call_id)
+        return call
+
+    def _set_call_state(self, call: Call, move: Callable[..., None], *args: Any) -> None:
+        before = call.state
+        move(*args)
+        self._count["call_" + before.value] -= 1
+        self._count["call_" + call.state.value] += 1
+
+    def _on_ringing(self, event: CallRinging, now: float, out: list[Command]) -> None:
+        call = self._call(event.call_id)
+        if call.state is CallState.DIALING:
+            self._set_call_state(call, call.ring, now)
+
+    def _on_answered(self, event: CallAnswered, now: float, out: list[Command]) -> None:
+        call = self._call(event.call_id)
+        assert call.dialed_at is not None
+        if event.machine:
+            self.pacer.observe_dial_resolved(now - call.dialed_at, False, now)
+            self._set_call_state(call, call.fail, CallOutcome.MACHINE, now)
+            out.append(Hangup(call.call_id))
+            self._release_reserved(call, now, out)
+            self._finish(call, now, out)
+            return
+        self._set_call_state(call, call.answer, now)
+        self.stats.live_answers += 1
+        self.pacer.observe_dial_resolved(now - call.dialed_at, True, now)
+        if call.collector_id is not None:  # dialed for a reserved collector
+            self._bridge(call, self.collectors[call.collector_id], now, out)
+            return
+        self._waiting[call.call_id] = call
+        self._route_call(call, now, out)
+        if call.state is CallState.ANSWERED and self.config.connect_grace <= 0:
+            self._abandon(call, now, out)
+
+    def _on_failed(self, event: CallFailed, now: float, out: list[Command]) -> None:
+        call = self._call(event.call_id)
+        assert call.dialed_at is not None
+        self.pacer.observe_dial_resolved(now - call.dialed_at, False, now)
+        self._set_call_state(call, call.fail, event.outcome, now, event.sip_code)
+        self._release_reserved(call, now, out)
+        self._finish(call, now, out)
+
+    def _on_hung_up(self, event: CallHungUp, now: float, out: list[Command]) -> None:
+        call = self._call(event.call_id)
+        if call.state in (CallState.DIALING, CallState.RINGING):
+            # A hang-up before any answer is a failed attempt, not a conversation.
+            self._on_failed(CallFailed(call.call_id, CallOutcome.FAILED, event.sip_code), now, out)
+            return
+        self._waiting.pop(call.call_id, None)
+        self._set_call_state(call, call.end, now, event.sip_code)
+        if call.collector_id is not None and call.bridged_at is not None:
+            collector = self.collectors[call.collector_id]
+            talk = now - call.bridged_at
+            self.stats.talk_seconds += talk
+            self.pacer.observe_talk(talk, now)
+            self._transition(collector, collector.hang_up, now)
+            if self.config.auto_ready_after_wrap is not None:
+                due = now + self.config.auto_ready_after_wrap
+                heapq.heappush(self._wrap_deadlines, (due, collector.collector_id, now))
+        self._finish(call, now, out)
+
+    def _release_reserved(self, call: Call, now: float, out: list[Command]) -> None:
+        if call.collector_id is None:
+            return
+        collector = self.collectors[call.collector_id]
+        call.collector_id = None
+        if collector.state is CollectorState.RESERVED and collector.call_id == call.call_id:
+            self._transition(collector, collector.release, now)
+            self._route_to(collector, now, out)
+
+    def _finish(self, call: Call, now: float, out: list[Command]) -> None:
+        del self.calls[call.call_id]
+        self._count["call_ended"] -= 1
+        target = self._targets.pop(call.call_id)
+        self._queued_refs.discard(target.case.ref)
+        assert call.outcome is not None
+        self.stats.outcomes[call.outcome.value] += 1
+        record = ContactRecord(_utc(now), call.number, contact_outcome(call))
+        self._own_history.setdefault(target.case.ref, []).append(record)
+        out.append(AttemptFinished(call, target.case.ref))
+
+    # ----- routing and abandonment --------------------------------------------------------
+
+    def _route_call(self, call: Call, now: float, out: list[Command]) -> None:
+        target = self._targets[call.call_id]
+        team = routing.case_team(target.case, self.collectors)
+        assert call.answered_at is not None
+        stage = routing.stage_at(self.config.routing, target.case, team, now - call.answered_at)
+        collector = routing.choose(self._ready, target.case, team, stage)
+        if collector is not None:
+            self._bridge(call, collector, now, out)
+
+    def _route_to(self, collector: Collector, now: float, out: list[Command]) -> None:
+        """A collector became ready: give them the longest-waiting call they may take."""
+        if collector.state is not CollectorState.READY or not self._waiting:
+            return
+        for call in self._waiting.values():
+            target = self._targets[call.call_id]
+            team = routing.case_team(target.case, self.collectors)
+            assert call.answered_at is not None
+            stage = routing.stage_at(self.config.routing, target.case, team, now - call.answered_at)
+            if routing.eligible(collector, target.case, team, stage):
+                self._bridge(call, collector, now, out)
+                return
+
+    def _route_waiting(self, now: float, out: list[Command]) -> None:
+        for call in list(self._waiting.values()):
+            if self._ready:
+                self._route_call(call, now, out)
+
+    def _bridge(self, call: Call, collector: Collector, now: float, out: list[Command]) -> None:
+        self._waiting.pop(call.call_id, None)
+        self._set_call_state(call, call.bridge, collector.collector_id, now)
+        self._transition(collector, collector.connect, call.call_id, now)
+        assert call.answered_at is not None
+        waited = now - call.answered_at
+        self.stats.bridged += 1
+        self.stats.answer_to_bridge_max = max(self.stats.answer_to_bridge_max, waited)
+        out.append(Bridge(call.call_id, collector.collector_id, waited))
+
+    def _abandon(self, call: Call, now: float, out: list[Command]) -> None:
+        self._waiting.pop(call.call_id, None)
+        self._set_call_state(call, call.abandon, now)
+        self.stats.abandoned += 1
+        self.pacer.observe_abandon(now)
+        out.append(PlaySafeHarbor(call.call_id))
+
+    def _abandon_overdue(self, now: float, out: list[Command]) -> None:
+        grace = self.config.connect_grace
+        while self._waiting:
+            call = next(iter(self._waiting.values()))
+            assert call.answered_at is not None
+            if call.answered_at + grace > now:
+                break
+            self._abandon(call, now, out)
+
+    def _expire_rings(self, now: float, out: list[Command]) -> None:
+        heap = self._ring_deadlines
+        while heap and heap[0][0] <= now:
+            _, call_id = heapq.heappop(heap)
+            call = self.calls.get(call_id)
+            if (
+                call is not None
+                and call.state in (CallState.DIALING, CallState.RINGING)
+                and not call.cancel_requested
+            ):
+                call.cancel_requested = True
+                out.append(Cancel(call_id))
+
+    def _finish_wraps(self, now: float) -> None:
+        heap = self._wrap_deadlines
+        while heap and heap[0][0] <= now:
+            _, collector_id, started = heapq.heappop(heap)
+            collector = self.collectors.get(collector_id)
+            if (
+                collector is not None
+                and collector.state is CollectorState.WRAP_UP
+                and collector.wrap_started_at == started
+            ):
+                self.pacer.observe_wrap(now - started, now)
+                self._transition(collector, collector.ready, now)
+
+    # ----- hopper -------------------------------------------------------------------------
+
+    def _on_cases(self, event: CasesSupplied, now: float, out: list[Command]) -> None:
+        self._cases_requested = False
+        added = 0
+        for target in event.targets:
+            if target.case.ref not in self._queued_refs:
+                self._queued_refs.add(target.case.ref)
+                self._hopper.append(target)
+                added += 1
+        if added == 0:
+            self._next_case_request = now + self.config.hopper_retry_after
+
+    def _hopper_wanted(self) -> bool:
+        return not self.draining and len(self._hopper) < self.config.hopper_low_water
+
+    @property
+    def hopper_size(self) -> int:
+        return len(self._hopper)
+
+    def _request_cases(self, now: float, out: list[Command]) -> None:
+        if self._hopper_wanted() and not self._cases_requested and now >= self._next_case_request:
+            self._cases_requested = True
+            out.append(NeedCases(self.config.hopper_batch))
+
+    def _on_drain(self, event: DrainRequested, now: float, out: list[Command]) -> None:
+        self.draining = True
+
+    # ----- pacing -------------------------------------------------------------------------
+
+    def inputs(self, now: float) -> PacingInputs:
+        c = self._count
+        available = c["ready"] + c["reserved"] + c["on_call"] + c["wrap_up"]
+        return PacingInputs(
+            now=now,
+            logged_in=available + c["paused"],
+            ready=c["ready"],
+            reserved=c["reserved"],
+            on_call=c["on_call"],
+            wrap_up=c["wrap_up"],
+            paused=c["paused"],
+            dialing=c["call_dialing"],
+            ringing=c["call_ringing"],
+            waiting=c["call_answered"],
+            max_in_flight=int(self.config.max_lines_per_collector * available),
+            draining=self.draining,
+        )
+
+    def _pace(self, now: float, out: list[Command]) -> None:
+        self._request_cases(now, out)
+        if self.draining or self.paused:
+            return
+        inputs = self.inputs(now)
+        if inputs.available == 0:
+            return  # nobody could ever take the call: never dial
+        decision = self.pacer.decide(inputs, self, self.rng)
+        room = inputs.max_in_flight - inputs.in_flight
+        wanted = min(decision.launch, room)
+        launched = 0
+        if wanted > 0:
+            launched = self._launch(wanted, decision.reserve_collector, now, out)
+            if launched:
+                self.pacer.observe_launch(launched, now)
+        if launched or decision.launch:
+            self.decisions.append(DecisionRecord(now, inputs, decision, launched))
+        self._request_cases(now, out)
+
+    def _launch(self, wanted: int, reserve: bool, now: float, out: list[Command]) -> int:
+        launched = 0
+        while launched < wanted and self._hopper:
+            if reserve and not self._ready:
+                break
+            target = self._hopper.popleft()
+            if not self._allowed(target, now, out):
+                self._queued_refs.discard(target.case.ref)
+                continue
+            self._seq += 1
+            call = Call(f"{self.config.call_id_prefix}{self._seq}", target.case.ref, target.number)
+            call.created_at = now
+            self.calls[call.call_id] = call
+            self._targets[call.call_id] = target
+            self._count["call_queued"] += 1
+            if reserve:
+                collector = next(iter(self._ready.values()))
+                self._transition(collector, collector.reserve, call.call_id, now)
+                call.collector_id = collector.collector_id
+                if self.config.preview_dial_delay > 0:
+                    due = now + self.config.preview_dial_delay
+                    heapq.heappush(self._preview_dials, (due, call.call_id))
+                    launched += 1
+                    continue
+            self._dial(call, now, out)
+            launched += 1
+        return launched
+
+    def _dial_previews(self, now: float, out: list[Command]) -> None:
+        heap = self._preview_dials
+        while heap and heap[0][0] <= now:
+            _, call_id = heapq.heappop(heap)
+            call = self.calls.get(call_id)
+            if call is not None and call.state is CallState.QUEUED:
+                self._dial(call, now, out)
+
+    def _dial(self, call: Call, now: float, out: list[Command]) -> None:
+        self._set_call_state(call, call.dial, now)
+        self.stats.dials += 1
+        ring_timeout = self.config.ring_timeout
+        if math.isfinite(ring_timeout):
+            heapq.heappush(self._ring_deadlines, (now + ring_timeout, call.call_id))
+        out.append(Originate(call.call_id, call.case_ref, call.number, ring_timeout))
+
+    def _allowed(self, target: DialTarget, now: float, out: list[Command]) -> bool:
+        if self.guard is None:
+            return True
+        own = self._own_history.get(target.case.ref)
+        history = target.history
+        if own:
+            newest = max((r.at for r in history), default=None)
+            history = history + tuple(r for r in own if newest is None or r.at > newest)
+        verdict = self.guard(target, history, now)
+        if not verdict.allowed:
+            out.append(CaseDeferred(target.case.ref, verdict.reasons, verdict.not_before))
+        return verdict.allowed
+
+    # ----- EngineView for model-based pacers ----------------------------------------------
+
+    def busy_elapsed(self, now: float) -> tuple[np.ndarray, np.ndarray]:
+        elapsed: list[float] = []
+        in_wrap: list[bool] = []
+        for collector in self.collectors.values():
+            if collector.state is CollectorState.ON_CALL and collector.talk_started_at is not None:
+                elapsed.append(now - collector.talk_started_at)
+                in_wrap.append(False)
+            elif (
+                collector.state is CollectorState.WRAP_UP and collector.wrap_started_at is not None
+            ):
+                elapsed.append(now - collector.wrap_started_at)
+                in_wrap.append(True)
+        return np.asarray(elapsed, dtype=float), np.asarray(in_wrap, dtype=bool)
+
+    def ringing_elapsed(self, now: float) -> np.ndarray:
+        return np.asarray(
+            [
+                now - call.dialed_at
+                for call in self.calls.values()
+                if call.dialed_at is not None
+                and call.state in (CallState.DIALING, CallState.RINGING)
+            ],
+            dtype=float,
+        )
+
+    # ----- shutdown and introspection -----------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """No call is up or on its way: safe to stop."""
+        return not self.calls
+
+    def hang_up_all(self, now: float) -> list[Command]:
+        """At the end of the drain timeout: cancel what rings, hang up what is answered."""
+        out: list[Command] = []
+        for call in self.calls.values():
+            if call.state in (CallState.DIALING, CallState.RINGING):
+                call.cancel_requested = True
+                out.append(Cancel(call.call_id))
+            elif call.state in (CallState.ANSWERED, CallState.BRIDGED, CallState.ABANDONED):
+                out.append(Hangup(call.call_id))
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """Collectors and calls by state (calls prefixed ``call_``)."""
+        return {k: v for k, v in self._count.items() if v}
+
+    def occupancy(self, now: float) -> float:
+        """(talk + wrap time) / logged-in time over all collectors so far."""
+        busy = logged = 0.0
+        for collector in self.collectors.values():
+            seconds = dict(collector.seconds)
+            if collector.state is not CollectorState.LOGGED_OUT:
+                key = collector.state.value
+                seconds[key] = seconds.get(key, 0.0) + now - collector.since
+            busy += seconds.get("on_call", 0.0) + seconds.get("wrap_up", 0.0)
+            logged += sum(seconds.values())
+        return busy / logged if logged > 0 else 0.0
+
+    def configure_pacer(self, pacer: Pacer) -> None:
+        """Swap the pacing policy at run time (a manager's change)."""
+        self.pacer = pacer
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        return {
+            "campaign": self.config.campaign,
+            "pacer": self.pacer.name,
+            "counts": self.counts(),
+            "hopper": len(self._hopper),
+            "dials": self.stats.dials,
+            "live_answers": self.stats.live_answers,
+            "abandoned": self.stats.abandoned,
+            "occupancy": self.occupancy(now),
+        }
+
+    _handlers: ClassVar[dict[type, Callable[[Engine, Any, float, list[Command]], None]]] = {
+        CollectorLoggedIn: _on_login,
+        CollectorReady: _on_ready,
+        CollectorPaused: _on_pause,
+        CollectorLoggedOut: _on_logout,
+        CallRinging: _on_ringing,
+        CallAnswered: _on_answered,
+        CallFailed: _on_failed,
+        CallHungUp: _on_hung_up,
+        CasesSupplied: _on_cases,
+        DrainRequested: _on_drain,
+    }
+
+
+def _utc(now: float) -> datetime:
+    return datetime.fromtimestamp(now, UTC)

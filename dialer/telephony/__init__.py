@@ -1,0 +1,1 @@
+"""Trunk port and its adapters (simulated carrier, SIP via pyVoIP)."""
