@@ -1,0 +1,1 @@
+"""How many calls to launch: pure functions of a snapshot (numpy/scipy)."""
