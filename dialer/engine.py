@@ -15,7 +15,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +46,7 @@ from dialer.domain.events import (
     DrainRequested,
     Event,
 )
+from dialer.domain.guard import DialGuard
 from dialer.domain.model import ContactOutcome, ContactRecord, DialTarget
 from dialer.pacing.base import Pacer, PacingDecision, PacingInputs
 
@@ -54,21 +55,6 @@ MIN_RING_TIMEOUT = 15.0
 
 class UnknownCall(KeyError):
     """An event named a call the engine does not know (already ended, or never placed)."""
-
-
-@dataclass(frozen=True, slots=True)
-class GuardVerdict:
-    allowed: bool
-    reasons: tuple[str, ...] = ()
-    not_before: float | None = None  # POSIX seconds
-
-
-class DialGuard(Protocol):
-    """The compliance check made at the moment of dialing (the case may have changed)."""
-
-    def __call__(
-        self, target: DialTarget, history: tuple[ContactRecord, ...], now: float
-    ) -> GuardVerdict: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,10 +236,11 @@ class Engine:
     def _transition(self, collector: Collector, move: Callable[..., None], *args: Any) -> None:
         before = collector.state
         move(*args)
+        # str() of a StrEnum is its value without the (slow, Python-level) .value property.
         if before is not CollectorState.LOGGED_OUT:
-            self._count[before.value] -= 1
+            self._count[str(before)] -= 1
         if collector.state is not CollectorState.LOGGED_OUT:
-            self._count[collector.state.value] += 1
+            self._count[str(collector.state)] += 1
         if collector.state is CollectorState.READY:
             if before is not CollectorState.READY:
                 self._ready[collector.collector_id] = collector
@@ -271,8 +258,9 @@ class Engine:
     def _set_call_state(self, call: Call, move: Callable[..., None], *args: Any) -> None:
         before = call.state
         move(*args)
-        self._count["call_" + before.value] -= 1
-        self._count["call_" + call.state.value] += 1
+        # A StrEnum concatenates as its value: no call to the slow .value property.
+        self._count["call_" + before] -= 1
+        self._count["call_" + call.state] += 1
 
     def _on_ringing(self, event: CallRinging, now: float, out: list[Command]) -> None:
         call = self._call(event.call_id)
@@ -343,8 +331,9 @@ class Engine:
         self._queued_refs.discard(target.case.ref)
         assert call.outcome is not None
         self.stats.outcomes[call.outcome.value] += 1
-        record = ContactRecord(_utc(now), call.number, contact_outcome(call))
-        self._own_history.setdefault(target.case.ref, []).append(record)
+        if self.guard is not None:  # only the dial-time compliance check reads it
+            record = ContactRecord(_utc(now), call.number, contact_outcome(call))
+            self._own_history.setdefault(target.case.ref, []).append(record)
         out.append(AttemptFinished(call, target.case.ref))
 
     # ----- routing and abandonment --------------------------------------------------------
@@ -447,6 +436,11 @@ class Engine:
     @property
     def hopper_size(self) -> int:
         return len(self._hopper)
+
+    @property
+    def queued_refs(self) -> frozenset[str]:
+        """Cases in the hopper or on a call: not to be supplied again."""
+        return frozenset(self._queued_refs)
 
     def _request_cases(self, now: float, out: list[Command]) -> None:
         if self._hopper_wanted() and not self._cases_requested and now >= self._next_case_request:

@@ -1,0 +1,442 @@
+"""The composition root: builds the store, trunk, engines, web app and metrics from the
+settings and runs them in one asyncio event loop.
+
+Start-up: migrate the store, register campaigns and (simulated) collectors, load the demo
+portfolio into an empty campaign, refuse unsafe campaign settings. Running: one
+CampaignRunner per campaign, the trunk's event pump, the store writer, the web server, a
+metrics refresher and an event-loop lag probe, all in one TaskGroup. Stopping (SIGINT,
+SIGTERM, `--duration` or `request_stop()`): no new dials, live calls finish up to the drain
+timeout, then everything still up is hung up and the process exits cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import tempfile
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from dialer.clock import Clock
+from dialer.compliance import (
+    Profile,
+    evaluate_target,
+    load_profile,
+    require_safe_campaign_config,
+)
+from dialer.compliance.guard import ProfileGuard
+from dialer.domain.model import DialTarget
+from dialer.engine import Engine, EngineConfig
+from dialer.logs import event
+from dialer.metrics import Metrics
+from dialer.pacing.distributions import SampleBuffer, parse_distribution
+from dialer.pacing.policies import make_pacer
+from dialer.routing import RoutingPolicy
+from dialer.runner import CampaignRunner
+from dialer.settings import CampaignSettings, Settings
+from dialer.simulated_agents import SimulatedCollectors
+from dialer.store.cases_repo import CaseRepository
+from dialer.store.db import create_engine, migrate, session_factory
+from dialer.store.org_repo import CampaignRepository, CollectorRepository
+from dialer.store_writer import CaseDeferredOp, StoreWriter
+from dialer.telephony.port import Trunk, TrunkEvent
+from dialer.telephony.simulated import SimulatedTrunk
+from dialer.telephony.simulated_model import AgentModel, CarrierModel
+
+log = logging.getLogger(__name__)
+LAG_PROBE_INTERVAL = 0.05
+
+
+class StartupError(Exception):
+    """The daemon cannot start with these settings; the message says why in one line."""
+
+
+@dataclass(slots=True)
+class StartupReport:
+    database: str
+    campaigns: dict[str, int] = field(default_factory=dict)  # name -> cases
+    demo_loaded: dict[str, int] = field(default_factory=dict)
+    collectors: int = 0
+    trunk: str = "simulated"
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        speed: float = 1.0,
+        clock_start: float | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = Clock(speed, clock_start)
+        self.metrics = Metrics()
+        self.rng = np.random.default_rng(seed)
+        self.instance = settings.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.runners: dict[str, CampaignRunner] = {}
+        self.profiles: dict[str, Profile] = {}
+        self.lag_samples: deque[float] = deque(maxlen=20_000)
+        self.started_at = time.monotonic()
+        self._stop = asyncio.Event()
+        self._db: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self.trunk: Trunk | None = None
+        self.agents: SimulatedCollectors | None = None
+        self.writer: StoreWriter | None = None
+        self.web_port: int | None = None
+        self._ready = asyncio.Event()
+        self._web_server: uvicorn.Server | None = None
+
+    # ----- start-up ---------------------------------------------------------------------------
+
+    def _check_campaigns(self) -> None:
+        if not self.settings.campaigns:
+            raise StartupError("no campaigns configured: add one under 'campaigns'")
+        for campaign in self.settings.campaigns:
+            try:
+                profile = load_profile(campaign.compliance_profile, self.settings.compliance_dir)
+            except ValueError as exc:
+                raise StartupError(f"campaign {campaign.name}: {exc}") from None
+            try:
+                require_safe_campaign_config(
+                    profile,
+                    connect_grace=campaign.connect_grace,
+                    ring_timeout=campaign.ring_timeout,
+                    target_abandon_rate=campaign.pacing.target_abandon_rate,
+                    caller_id=campaign.caller_id,
+                    safe_harbor_message_configured=True,
+                )
+            except ValueError as exc:
+                raise StartupError(f"campaign {campaign.name}: {exc}") from None
+            self.profiles[campaign.name] = profile
+
+    async def prepare(self) -> StartupReport:
+        """Migrate, register campaigns and collectors, load demo data where empty."""
+        self._check_campaigns()
+        url = self.settings.database.url
+        await migrate(url)
+        self._db = create_engine(url)
+        self._sessions = session_factory(self._db)
+        report = StartupReport(database=_safe_url(url), trunk=self.settings.trunk.kind)
+        async with self._sessions() as session, session.begin():
+            campaigns = CampaignRepository(session)
+            for c in self.settings.campaigns:
+                await campaigns.upsert(
+                    c.name,
+                    pacing_mode=c.pacing.mode,
+                    pacing_params=c.pacing.model_dump(),
+                    compliance_profile=c.compliance_profile,
+                    caller_id=c.caller_id,
+                )
+            if self.settings.trunk.kind == "simulated":
+                people = CollectorRepository(session)
+                for collector_id in self._simulated_ids():
+                    await people.upsert(
+                        collector_id,
+                        team=self.settings.collectors.team,
+                        skills=self.settings.collectors.skills,
+                    )
+            counts = await CaseRepository(session).count_by_campaign()
+        for c in self.settings.campaigns:
+            if counts.get(c.name, 0) == 0 and self.settings.demo_cases > 0:
+                report.demo_loaded[c.name] = await self._load_demo(c.name)
+        async with self._sessions() as session:
+            report.campaigns = {
+                c.name: n
+                for c in self.settings.campaigns
+                for name, n in (await CaseRepository(session).count_by_campaign()).items()
+                if name == c.name
+            }
+        report.collectors = len(self._simulated_ids())
+        return report
+
+    def _simulated_ids(self) -> list[str]:
+        if self.settings.trunk.kind != "simulated":
+            return []
+        return [f"sim-{i:03d}" for i in range(1, self.settings.collectors.count + 1)]
+
+    async def _load_demo(self, campaign: str) -> int:
+        from dialer.demo_data import generate_portfolio, write_csv
+        from dialer.importer import import_cases
+
+        assert self._sessions is not None
+        rows = generate_portfolio(self.settings.demo_cases, np.random.default_rng(7))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "demo.csv"
+            write_csv(rows, path)
+            result = await import_cases(
+                self._sessions, path, campaign, self.settings.default_region, skip_bad=True
+            )
+        return result.inserted
+
+    # ----- composition ------------------------------------------------------------------------
+
+    def _build_trunk(self) -> Trunk:
+        trunk = self.settings.trunk
+        if trunk.kind == "sip":
+            from dialer.telephony.sip import SipTrunk
+            from dialer.telephony.sip_settings import SipTrunkSettings
+
+            return SipTrunk(SipTrunkSettings.model_validate(trunk.sip))  # type: ignore[no-any-return]
+        sim = trunk.simulated
+        carrier = CarrierModel(
+            self.rng,
+            parse_distribution(sim.answer_delay, "trunk.simulated.answer_delay"),
+            parse_distribution(sim.failure_delay, "trunk.simulated.failure_delay"),
+            machine_share=sim.machine_probability,
+            busy_share=sim.busy_share,
+        )
+        talk = SampleBuffer(parse_distribution(self.settings.collectors.talk, "talk"), self.rng)
+        p = sim.answer_probability
+        return SimulatedTrunk(carrier, talk, self.clock, lambda _now: p)
+
+    def _build_agents(self) -> SimulatedCollectors | None:
+        ids = self._simulated_ids()
+        if not ids:
+            return None
+        c = self.settings.collectors
+        model = AgentModel.build(
+            self.rng,
+            parse_distribution(c.talk, "collectors.talk"),
+            parse_distribution(c.wrap, "collectors.wrap"),
+            c.pause_probability,
+            parse_distribution(c.pause, "collectors.pause"),
+        )
+        return SimulatedCollectors(model, self.clock, ids, c.team, frozenset(c.skills))
+
+    def _engine_for(self, campaign: CampaignSettings) -> Engine:
+        pacing = campaign.pacing
+        config = EngineConfig(
+            campaign=campaign.name,
+            connect_grace=campaign.connect_grace,
+            ring_timeout=campaign.ring_timeout,
+            max_lines_per_collector=pacing.max_lines_per_collector,
+            routing=RoutingPolicy(campaign.routing.owner_wait, campaign.routing.team_wait),
+            auto_ready_after_wrap=campaign.wrap_up_seconds,
+            call_id_prefix=f"{campaign.name}.{uuid.uuid4().hex[:8]}.",
+        )
+        pacer = make_pacer(pacing.pacer_spec(), abandon_cap=pacing.target_abandon_rate)
+        guard = ProfileGuard(self.profiles[campaign.name])
+        return Engine(config, pacer, np.random.default_rng(self.rng.integers(2**63)), guard)
+
+    def _case_source(self, campaign: CampaignSettings, campaign_id: int):  # type: ignore[no-untyped-def]
+        profile = self.profiles[campaign.name]
+
+        async def supply(count: int, queued: frozenset[str], now: datetime) -> list[DialTarget]:
+            assert self._sessions is not None and self.writer is not None
+            async with self._sessions() as session:
+                found = await CaseRepository(session).candidates(
+                    campaign_id, now, count + len(queued)
+                )
+            targets = []
+            for target in found:
+                if target.case.ref in queued:
+                    continue
+                decision = evaluate_target(profile, target, now)
+                if decision.allowed:
+                    targets.append(target)
+                else:
+                    # Not before the rules allow it (or an hour, if time alone won't).
+                    retry = decision.next_allowed_at or now + timedelta(hours=1)
+                    self.writer.put(CaseDeferredOp(int(target.case.ref), retry.timestamp()))
+                if len(targets) >= count:
+                    break
+            return targets
+
+        return supply
+
+    # ----- running ----------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+
+    async def run(self, duration: float | None = None) -> None:
+        if self._sessions is None:
+            await self.prepare()
+        assert self._sessions is not None and self._db is not None
+        self.writer = StoreWriter(self._sessions, self.metrics)
+        self.trunk = self._build_trunk()
+        self.agents = self._build_agents()
+        trunk_events: asyncio.Queue[TrunkEvent] = asyncio.Queue()
+        await self.trunk.start(trunk_events)
+        async with self._sessions() as session:
+            repo = CampaignRepository(session)
+            campaign_rows = {
+                c.name: await repo.get_by_name(c.name) for c in self.settings.campaigns
+            }
+            people = CollectorRepository(session)
+            collector_rows = {}
+            for collector_id in self._simulated_ids():
+                person = await people.get(collector_id)
+                if person is not None:
+                    collector_rows[collector_id] = person.id
+        for campaign in self.settings.campaigns:
+            row = campaign_rows[campaign.name]
+            assert row is not None
+            self.runners[campaign.name] = CampaignRunner(
+                self._engine_for(campaign),
+                row.id,
+                self.trunk,
+                self.writer,
+                self.metrics,
+                self.clock,
+                self._case_source(campaign, row.id),
+                collector_rows,
+                self.agents.on_wrap_up if self.agents else None,
+            )
+        self._install_signals()
+        try:
+            async with asyncio.TaskGroup() as group:
+                background = [
+                    group.create_task(self.writer.run()),
+                    group.create_task(self._pump(trunk_events)),
+                    group.create_task(self._refresh_metrics()),
+                    group.create_task(self._probe_lag()),
+                ]
+                web = self._start_web(group)
+                if web is not None:
+                    background.append(web)
+                runs = [group.create_task(r.run()) for r in self.runners.values()]
+                if self.agents is not None and self.runners:
+                    first = next(iter(self.runners.values()))
+                    self.agents.start(first.push)
+                self._ready.set()
+                if duration is not None:
+                    group.create_task(self._stop_after(duration))
+                await self._stop.wait()
+                event(log, "daemon.stopping", drain_timeout=self.settings.drain_timeout)
+                # Simulated collectors keep working through the drain, as people would.
+                await asyncio.gather(
+                    *(r.stop(self.settings.drain_timeout) for r in self.runners.values())
+                )
+                await asyncio.gather(*runs)
+                if self.agents is not None:
+                    self.agents.stop()
+                await self.writer.flush()
+                if self._web_server is not None:
+                    self._web_server.should_exit = True
+                for task in background:
+                    if task is not web:
+                        task.cancel()
+        finally:
+            await self.trunk.stop()
+            await self._db.dispose()
+        event(log, "daemon.stopped")
+
+    async def _stop_after(self, duration: float) -> None:
+        await asyncio.sleep(duration)
+        self.request_stop()
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.request_stop)
+            except (NotImplementedError, RuntimeError):  # not the main thread
+                pass
+
+    async def _pump(self, events: asyncio.Queue[TrunkEvent]) -> None:
+        while True:
+            item = await events.get()
+            for runner in self.runners.values():
+                if item.call_id in runner.engine.calls:
+                    runner.push(item)
+                    break
+
+    def _start_web(self, group: asyncio.TaskGroup) -> asyncio.Task[None] | None:
+        web = self.settings.web
+        if not web.enabled:
+            return None
+        from dialer.web.app import create_app
+
+        config = uvicorn.Config(
+            create_app(self),
+            host=web.host,
+            port=web.port,
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+        )
+        server = _EmbeddedServer(config)
+        self._web_server = server
+
+        async def serve() -> None:
+            try:
+                await server.serve()
+            except SystemExit as exc:  # uvicorn exits when it cannot bind
+                raise StartupError(f"web server cannot listen on {web.host}:{web.port}") from exc
+
+        async def note_port() -> None:
+            while not server.started:
+                await asyncio.sleep(0.01)
+            self.web_port = server.servers[0].sockets[0].getsockname()[1]
+
+        group.create_task(note_port())
+        return group.create_task(serve())
+
+    async def _refresh_metrics(self) -> None:
+        m = self.metrics
+        states = ("ready", "reserved", "on_call", "wrap_up", "paused")
+        call_states = ("dialing", "ringing", "answered", "bridged", "abandoned")
+        while True:
+            now = self.clock.now()
+            for name, runner in self.runners.items():
+                counts = runner.engine.counts()
+                for state in states:
+                    m.collectors.labels(name, state).set(counts.get(state, 0))
+                for state in call_states:
+                    m.calls_in_flight.labels(name, state).set(counts.get("call_" + state, 0))
+                m.hopper_cases.labels(name).set(runner.engine.hopper_size)
+                m.occupancy.labels(name).set(runner.engine.occupancy(now))
+            m.trunk_registered.set(1 if self.trunk is not None and self.trunk.registered else 0)
+            await asyncio.sleep(1.0)
+
+    async def _probe_lag(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + LAG_PROBE_INTERVAL
+            await asyncio.sleep(LAG_PROBE_INTERVAL)
+            lag = max(0.0, loop.time() - due)
+            self.lag_samples.append(lag)
+            self.metrics.loop_lag.observe(lag)
+
+    # ----- introspection ----------------------------------------------------------------------
+
+    def summary(self) -> dict[str, dict[str, object]]:
+        now = self.clock.now()
+        return {name: r.engine.snapshot(now) for name, r in self.runners.items()}
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without a password, for display."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our loop: the daemon, not uvicorn, owns SIGINT and SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

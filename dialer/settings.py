@@ -1,0 +1,297 @@
+"""Settings for the whole daemon: a YAML file plus `DIALER_` environment overrides.
+
+The file is `--config`, else `$DIALER_CONFIG`, else `config/dialer.yaml` in the working
+directory, else the copy shipped with the package. Environment variables override the file
+(`DIALER_DATABASE__URL=...`, nested keys joined with `__`). Unknown keys are errors. A bad
+setting raises `SettingsError` whose message is one line naming the file, the key path and
+the reason; the CLI prints it and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from dialer.pacing.distributions import DistributionError, parse_distribution
+
+PACKAGE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+DEFAULT_CONFIG_NAME = "dialer.yaml"
+_yaml_file: ContextVar[Path | None] = ContextVar("dialer_yaml_file", default=None)
+
+DistributionSpec = dict[str, Any]
+
+
+class SettingsError(Exception):
+    """A bad configuration; the message is one line fit for an operator."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_distribution(value: DistributionSpec, name: str) -> DistributionSpec:
+    try:
+        parse_distribution(value, name)
+    except DistributionError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+class DatabaseSettings(_Strict):
+    url: str = "sqlite+aiosqlite:///var/dialer.db"
+    pool_size: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, url: str) -> str:
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return url
+
+
+class WebSettings(_Strict):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    metrics_allow: list[str] = Field(
+        default_factory=list, description="addresses/networks allowed to read /metrics; empty = all"
+    )
+    session_secret: str | None = None
+    session_max_age: int = Field(default=12 * 3600, ge=60)
+
+
+class SimulatedCarrierSettings(_Strict):
+    """The in-process carrier: what happens to each dial."""
+
+    answer_probability: float = Field(default=0.30, ge=0.0, le=1.0)
+    machine_probability: float = Field(default=0.05, ge=0.0, le=1.0)
+    answer_delay: DistributionSpec = Field(
+        default_factory=lambda: {"dist": "exponential", "mean": 12.0}
+    )
+    failure_delay: DistributionSpec = Field(
+        default_factory=lambda: {"dist": "exponential", "mean": 15.0}
+    )
+    busy_share: float = Field(default=0.3, ge=0.0, le=1.0, description="share of non-live: busy")
+
+    @field_validator("answer_delay", "failure_delay")
+    @classmethod
+    def _dist(cls, value: DistributionSpec, info: Any) -> DistributionSpec:
+        return _check_distribution(value, info.field_name)
+
+
+class SimulatedCollectorSettings(_Strict):
+    """People who are not there: log in, talk, wrap up, pause now and then."""
+
+    count: int = Field(default=10, ge=0, le=5000)
+    team: str = "demo-team"
+    skills: list[str] = Field(
+        default_factory=lambda: ["es", "late_stage"], description="skills every one of them has"
+    )
+    talk: DistributionSpec = Field(
+        default_factory=lambda: {"dist": "lognormal", "mean": 150.0, "cv": 0.8}
+    )
+    wrap: DistributionSpec = Field(
+        default_factory=lambda: {"dist": "gamma", "mean": 20.0, "cv": 0.5}
+    )
+    pause_probability: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="chance of a pause after a call"
+    )
+    pause: DistributionSpec = Field(default_factory=lambda: {"dist": "exponential", "mean": 120.0})
+
+    @field_validator("talk", "wrap", "pause")
+    @classmethod
+    def _dist(cls, value: DistributionSpec, info: Any) -> DistributionSpec:
+        return _check_distribution(value, info.field_name)
+
+
+class TrunkSettings(_Strict):
+    kind: Literal["simulated", "sip"] = "simulated"
+    simulated: SimulatedCarrierSettings = Field(default_factory=SimulatedCarrierSettings)
+    sip: dict[str, Any] | None = Field(
+        default=None, description="SIP trunk options (see docs/sip.md); required when kind is sip"
+    )
+
+    @model_validator(mode="after")
+    def _sip_needs_options(self) -> TrunkSettings:
+        if self.kind == "sip" and not self.sip:
+            raise ValueError("kind is 'sip' but the 'sip' section is missing")
+        return self
+
+
+class PacingSettings(_Strict):
+    mode: Literal["preview", "progressive", "ratio", "adaptive", "predictive"] = "progressive"
+    ratio: float = Field(default=1.5, ge=1.0, le=10.0)
+    target_abandon_rate: float = Field(default=0.025, gt=0.0, le=0.03)
+    max_lines_per_collector: float = Field(default=3.0, ge=1.0, le=10.0)
+
+    def pacer_spec(self) -> str:
+        return f"ratio:{self.ratio}" if self.mode == "ratio" else self.mode
+
+
+class RoutingSettings(_Strict):
+    owner_wait: float = Field(default=0.5, ge=0.0, le=2.0)
+    team_wait: float = Field(default=0.5, ge=0.0, le=2.0)
+
+
+class CampaignSettings(_Strict):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    compliance_profile: str = Field(min_length=1)
+    pacing: PacingSettings = Field(default_factory=PacingSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    connect_grace: float = Field(default=2.0, ge=0.0, le=10.0)
+    ring_timeout: float = Field(default=25.0, ge=15.0, le=120.0)
+    caller_id: str | None = None
+    wrap_up_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="ready again automatically after this wrap-up; None = by click",
+    )
+    pause_reasons: list[str] = Field(
+        default_factory=lambda: ["break", "lunch", "training", "meeting", "technical"]
+    )
+    max_promise_days: int = Field(default=30, ge=1, le=365)
+
+
+class LoggingSettings(_Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DIALER_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    trunk: TrunkSettings = Field(default_factory=TrunkSettings)
+    collectors: SimulatedCollectorSettings = Field(default_factory=SimulatedCollectorSettings)
+    campaigns: list[CampaignSettings] = Field(default_factory=list)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    compliance_dir: Path = PACKAGE_CONFIG_DIR / "compliance"
+    demo_cases: int = Field(default=500, ge=0, le=1_000_000)
+    drain_timeout: float = Field(default=30.0, ge=0.0, le=3600.0)
+    instance_id: str | None = Field(
+        default=None, description="names this daemon in leases; default: host name + pid"
+    )
+
+    @model_validator(mode="after")
+    def _unique_campaigns(self) -> Settings:
+        names = [c.name for c in self.campaigns]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"campaign names must be unique: {', '.join(duplicates)}")
+        return self
+
+    def campaign(self, name: str) -> CampaignSettings:
+        for campaign in self.campaigns:
+            if campaign.name == name:
+                return campaign
+        raise SettingsError(f"no campaign named {name!r} in the configuration")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _yaml_file.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+
+def config_path(explicit: str | Path | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get("DIALER_CONFIG")
+    if from_env:
+        return Path(from_env)
+    local = Path("config") / DEFAULT_CONFIG_NAME
+    return local if local.exists() else PACKAGE_CONFIG_DIR / DEFAULT_CONFIG_NAME
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    token = _yaml_file.set(path)
+    try:
+        yield
+    finally:
+        _yaml_file.reset(token)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read and validate the configuration; raises SettingsError with a one-line reason."""
+    file = config_path(path)
+    _read_yaml(file)  # clear errors for a missing file or bad YAML before pydantic sees it
+    with _reading(file):
+        try:
+            return Settings()
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc, file)) from None
+
+
+def _read_yaml(file: Path) -> dict[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"{file}: no such configuration file") from None
+    except OSError as exc:
+        raise SettingsError(f"{file}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        raise SettingsError(f"{file}: invalid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{file}: the top level must be a mapping of settings")
+    return data
+
+
+def _describe(exc: ValidationError, file: Path) -> str:
+    parts = []
+    for error in exc.errors():
+        loc = [str(p) for p in error["loc"]]
+        key = ".".join(loc) or "(top level)"
+        reason = error["msg"]
+        if error["type"] == "extra_forbidden":
+            reason = "unknown setting"
+        source = _from_env(loc) or str(file)
+        parts.append(f"{source}: {key}: {reason}")
+    more = f" (and {len(parts) - 1} more)" if len(parts) > 1 else ""
+    return parts[0] + more if parts else f"{file}: invalid configuration"
+
+
+def _from_env(loc: list[str]) -> str | None:
+    """The DIALER_ variable that set this key (or one of its parents), if any."""
+    for end in range(len(loc), 0, -1):
+        name = _env_name(loc[:end])
+        if name in os.environ:
+            return name
+    return None
+
+
+def _env_name(loc: list[str]) -> str:
+    return "DIALER_" + "__".join(p.upper() for p in loc)

@@ -1,0 +1,98 @@
+"""An in-process carrier on the daemon's clock: dials get answered, fail, ring out or reach
+machines as the carrier model draws, and answered calls last as long as the talk model says.
+Used by the demo, the tests and the daemon benchmark; no network involved."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from dialer.clock import Clock
+from dialer.domain.calls import CallOutcome
+from dialer.domain.events import CallAnswered, CallFailed, CallHungUp, CallRinging
+from dialer.pacing.distributions import SampleBuffer
+from dialer.telephony.port import TrunkEvent
+from dialer.telephony.simulated_model import SIP_CODE, CarrierModel, Fate
+
+SAFE_HARBOR_SECONDS = 6.0  # the recorded message's length
+
+
+class SimulatedTrunk:
+    def __init__(
+        self,
+        carrier: CarrierModel,
+        talk: SampleBuffer,
+        clock: Clock,
+        answer_probability: Callable[[float], float],
+    ) -> None:
+        self._carrier = carrier
+        self._talk = talk
+        self._clock = clock
+        self._p = answer_probability
+        self._events: asyncio.Queue[TrunkEvent] | None = None
+        self._timers: dict[str, list[asyncio.TimerHandle]] = {}
+        self.originated = 0
+
+    @property
+    def registered(self) -> bool:
+        return self._events is not None
+
+    async def start(self, events: asyncio.Queue[TrunkEvent]) -> None:
+        self._events = events
+
+    async def stop(self) -> None:
+        for call_id in list(self._timers):
+            self._clear(call_id)
+        self._events = None
+
+    def _emit_later(self, call_id: str, after: float, event: TrunkEvent) -> None:
+        loop = asyncio.get_running_loop()
+        handle = loop.call_later(self._clock.real_seconds(after), self._emit, call_id, event)
+        self._timers.setdefault(call_id, []).append(handle)
+
+    def _emit(self, call_id: str, event: TrunkEvent) -> None:
+        if self._events is None:
+            return
+        if isinstance(event, CallFailed | CallHungUp):
+            self._timers.pop(call_id, None)
+        self._events.put_nowait(event)
+
+    def _clear(self, call_id: str) -> None:
+        for handle in self._timers.pop(call_id, []):
+            handle.cancel()
+
+    async def originate(self, call_id: str, number: str, ring_timeout: float) -> None:
+        self.originated += 1
+        fate, delay = self._carrier.draw(self._p(self._clock.now()))
+        self._emit_later(call_id, min(1.0, delay / 2), CallRinging(call_id))
+        if fate is Fate.LIVE:
+            self._emit_later(call_id, delay, CallAnswered(call_id))
+        elif fate is Fate.MACHINE:
+            self._emit_later(call_id, delay, CallAnswered(call_id, machine=True))
+        else:
+            event = CallFailed(call_id, fate.failure_outcome, SIP_CODE[fate])
+            self._emit_later(call_id, delay, event)
+
+    async def cancel(self, call_id: str) -> None:
+        self._clear(call_id)
+        self._emit(call_id, CallFailed(call_id, CallOutcome.NO_ANSWER, 487))
+
+    async def hangup(self, call_id: str) -> None:
+        self._clear(call_id)
+        self._emit(call_id, CallHungUp(call_id))
+
+    async def bridge(self, call_id: str, collector_id: str) -> None:
+        self._emit_later(call_id, self._talk.next(), CallHungUp(call_id))
+
+    async def play_safe_harbor(self, call_id: str) -> None:
+        self._emit_later(call_id, SAFE_HARBOR_SECONDS, CallHungUp(call_id))
+
+    async def collector_login(self, collector_id: str, address: str | None) -> None:
+        return None
+
+    async def collector_logout(self, collector_id: str) -> None:
+        return None
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._timers)

@@ -1,0 +1,1 @@
+"""The web side: JSON API, collector console, manager page, /metrics and /healthz."""
