@@ -1,0 +1,1 @@
+"""The case store: tables, migrations and async repositories (an adapter of the core)."""

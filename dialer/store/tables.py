@@ -1,0 +1,324 @@
+"""The case store's tables as SQLAlchemy 2 typed declarative models.
+
+Enumerations (status, bucket, outcome, kind) are stored as short strings checked in Python
+and, where a bad value would corrupt dialing decisions, by CHECK constraints; native
+database enums would make every new value a migration on PostgreSQL.
+
+Every datetime column is `UTCDateTime`: aware UTC in, aware UTC out, on SQLite as on
+PostgreSQL. `migrations/versions/0001_initial.py` must match this module exactly; a test
+compares them with Alembic's autogenerate.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Tables that grow with every call get 64-bit keys on PostgreSQL; SQLite only auto-increments
+# an INTEGER PRIMARY KEY (which is 64-bit there anyway).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Money = Numeric(14, 2)
+
+CASE_STATUSES = ("open", "promised", "paid", "closed")
+BUCKETS = ("M0", "M1", "M2", "M3", "M4", "M5", "M6", "WO")
+ATTEMPT_OUTCOMES = (
+    "conversation",
+    "answered",
+    "no_answer",
+    "busy",
+    "failed",
+    "machine",
+    "abandoned",
+)
+DISPOSITION_KINDS = (
+    "promise_to_pay",
+    "callback",
+    "refused",
+    "wrong_party",
+    "dispute",
+    "cease_communication",
+    "note",
+)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always aware UTC in Python.
+
+    PostgreSQL keeps the zone (timestamptz); SQLite has no datetime type, so values are
+    stored as naive UTC text in one format, which keeps string comparison in WHERE clauses
+    equal to time order. Naive datetimes are refused: their zone would be a guess.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: pass an aware datetime")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Collector(Base):
+    __tablename__ = "collectors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    is_senior: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_cases: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    pacing_mode: Mapped[str] = mapped_column(String(32))
+    pacing_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    compliance_profile: Mapped[str] = mapped_column(String(64))
+    # Overrides of the compliance profile's window, in the debtor's local time; they may
+    # only narrow it (the compliance layer enforces that).
+    calling_window_start: Mapped[time | None] = mapped_column(Time)
+    calling_window_end: Mapped[time | None] = mapped_column(Time)
+    caller_id: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "debtor_ref"),
+        # The hopper query: one campaign, callable now, highest priority first.
+        Index("ix_cases_hopper", "campaign_id", "priority", "next_attempt_at"),
+        CheckConstraint("balance >= 0", name="balance_non_negative"),
+        CheckConstraint("days_past_due >= 0", name="days_past_due_non_negative"),
+        CheckConstraint(_in("status", CASE_STATUSES), name="status"),
+        CheckConstraint(_in("bucket", BUCKETS), name="bucket"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    debtor_ref: Mapped[str] = mapped_column(String(64))
+    # Only the masked form is kept: the dialer never needs the debtor's full name.
+    display_name_masked: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    balance: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    days_past_due: Mapped[int] = mapped_column(Integer)
+    bucket: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    owner_collector_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collectors.id", ondelete="SET NULL"), index=True
+    )
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    cease_communication: Mapped[bool] = mapped_column(Boolean, default=False)
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    debtor_unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Which daemon holds the case in its hopper, until when (several daemons, one database).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class CaseNumber(Base):
+    __tablename__ = "case_numbers"
+    __table_args__ = (UniqueConstraint("case_id", "e164"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    e164: Mapped[str] = mapped_column(String(16), index=True)
+    type: Mapped[str] = mapped_column(String(24))
+    consent: Mapped[bool] = mapped_column(Boolean, default=True)
+    dnc: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class CallAttempt(Base):
+    __tablename__ = "call_attempts"
+    __table_args__ = (
+        Index("ix_call_attempts_case_dialed", "case_id", "dialed_at"),
+        Index("ix_call_attempts_campaign_dialed", "campaign_id", "dialed_at"),
+        CheckConstraint(_in("outcome", ATTEMPT_OUTCOMES), name="outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # No cascade: attempt records must outlive their case (kept >= 2 years).
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    number_e164: Mapped[str] = mapped_column(String(16))
+    call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    collector_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collectors.id", ondelete="SET NULL")
+    )
+    dialed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    bridged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(16))  # null while in flight
+    sip_code: Mapped[int | None] = mapped_column(Integer)
+    abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
+    ring_seconds: Mapped[float | None] = mapped_column(Float)
+    talk_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class Disposition(Base):
+    __tablename__ = "dispositions"
+    __table_args__ = (
+        Index("ix_dispositions_case_created", "case_id", "created_at"),
+        CheckConstraint(_in("kind", DISPOSITION_KINDS), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    attempt_id: Mapped[int | None] = mapped_column(
+        ForeignKey("call_attempts.id", ondelete="SET NULL")
+    )
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    # Null for dispositions the system records (a cease letter, an import).
+    collector_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collectors.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    promise_date: Mapped[date | None] = mapped_column(Date)
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    __table_args__ = (Index("ix_assignments_case_moved", "case_id", "moved_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    from_collector_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collectors.id", ondelete="SET NULL")
+    )
+    to_collector_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collectors.id", ondelete="SET NULL")
+    )
+    reason: Mapped[str] = mapped_column(String(200))
+    moved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    moved_by: Mapped[str] = mapped_column(String(100))
+
+
+class AbandonLedger(Base):
+    """Live answers and abandons per campaign, one row per event or per time bucket.
+
+    The abandon rate over a rolling window is one range scan on (campaign_id, at); rows
+    older than the longest legal window are deleted by `at`.
+    """
+
+    __tablename__ = "abandon_ledger"
+    __table_args__ = (Index("ix_abandon_ledger_campaign_at", "campaign_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    live_answers: Mapped[int] = mapped_column(Integer, default=0)
+    abandons: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    collector_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collectors.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    old: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    new: Mapped[dict[str, Any] | None] = mapped_column(JSON)
