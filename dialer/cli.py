@@ -17,6 +17,7 @@ from dialer.compliance.cli import compliance_app
 from dialer.daemon import Daemon
 from dialer.logs import setup_logging
 from dialer.settings import Settings, SettingsError, load_settings
+from simulation.cli import bench_pacing, simulate
 
 app = typer.Typer(
     help="dialer: predictive dialer and collections orchestration daemon.",
@@ -27,6 +28,10 @@ app = typer.Typer(
 app.add_typer(compliance_app, name="compliance")
 bench_app = typer.Typer(help="Benchmarks (figures with their baselines).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.command("simulate", help="Run a scenario in virtual time with one or more pacers.")(simulate)
+bench_app.command("pacing", help="The standard scenario suite: tables, plots, field results.")(
+    bench_pacing
+)
 
 ConfigOption = Annotated[
     Path | None,

@@ -47,10 +47,15 @@ from dialer.domain.events import (
     Event,
 )
 from dialer.domain.guard import DialGuard
-from dialer.domain.model import ContactOutcome, ContactRecord, DialTarget
+from dialer.domain.model import Case, ContactOutcome, ContactRecord, DialTarget
 from dialer.pacing.base import Pacer, PacingDecision, PacingInputs
 
 MIN_RING_TIMEOUT = 15.0
+# The longest look-back of any compliance rule is 7 local days (US Reg F); keep a margin.
+HISTORY_KEEP = 9 * 86400.0
+HISTORY_PRUNE_EVERY = 3600.0
+NO_SKILLED_COLLECTOR = "no_skilled_collector"
+_UNREACHABLE = frozenset({CollectorState.LOGGED_OUT, CollectorState.PAUSED})
 
 
 class UnknownCall(KeyError):
@@ -71,6 +76,7 @@ class EngineConfig:
     preview_dial_delay: float = 0.0  # manual dialing: seconds a collector spends dialing
     auto_ready_after_wrap: float | None = None
     call_id_prefix: str = "c"
+    unservable_retry_after: float = 300.0  # a case no present collector can take
     decision_log_size: int = 20
 
     def __post_init__(self) -> None:
@@ -149,10 +155,15 @@ class Engine:
         self._preview_dials: list[tuple[float, str]] = []  # (dial at, call id)
         self._wrap_deadlines: list[tuple[float, str, float]] = []
         self._own_history: dict[str, list[ContactRecord]] = {}
+        self._pruned_at = -math.inf
         self._next_case_request = -math.inf
         self._cases_requested = False
         self._seq = 0
         self._count: Counter[str] = Counter()  # calls and collectors by state
+        # Skill sets of the collectors calls can reach (not paused, not logged out): a case
+        # is only dialed when one of them (or its owner) could take it.
+        self._skillsets: Counter[frozenset[str]] = Counter()
+        self._counted_skills: dict[str, frozenset[str]] = {}
 
     # ----- inputs -------------------------------------------------------------------------
 
@@ -170,8 +181,22 @@ class Engine:
         self._finish_wraps(now)
         self._route_waiting(now, out)
         self._abandon_overdue(now, out)
+        self._prune_history(now)
         self._pace(now, out)
         return out
+
+    def _prune_history(self, now: float) -> None:
+        """Forget this run's attempts once no rule looks that far back (memory stays bounded
+        in a daemon that runs for weeks)."""
+        if now - self._pruned_at < HISTORY_PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        horizon = _utc(now - HISTORY_KEEP)
+        self._own_history = {
+            ref: kept
+            for ref, records in self._own_history.items()
+            if (kept := [r for r in records if r.at >= horizon])
+        }
 
     def next_wakeup(self, now: float) -> float:
         """The latest time by which `tick` must run for deadlines to be kept exactly."""
@@ -246,6 +271,25 @@ class Engine:
                 self._ready[collector.collector_id] = collector
         else:
             self._ready.pop(collector.collector_id, None)
+        self._count_skills(collector)
+
+    def _count_skills(self, collector: Collector) -> None:
+        counted = self._counted_skills.pop(collector.collector_id, None)
+        if counted is not None:
+            self._skillsets[counted] -= 1
+            if not self._skillsets[counted]:
+                del self._skillsets[counted]
+        if collector.state not in _UNREACHABLE:
+            self._counted_skills[collector.collector_id] = collector.skills
+            self._skillsets[collector.skills] += 1
+
+    def can_take(self, case: Case) -> bool:
+        """Whether a collector calls can reach (not paused or logged out) could take a call
+        on `case`: its owner, or anyone with the skills it needs."""
+        if case.owner is not None and case.owner in self._counted_skills:
+            return True
+        needed = case.skills
+        return any(needed <= skills for skills in self._skillsets)
 
     # ----- calls --------------------------------------------------------------------------
 
@@ -468,6 +512,7 @@ class Engine:
             waiting=c["call_answered"],
             max_in_flight=int(self.config.max_lines_per_collector * available),
             draining=self.draining,
+            connect_grace=self.config.connect_grace,
         )
 
     def _pace(self, now: float, out: list[Command]) -> None:
@@ -495,6 +540,16 @@ class Engine:
             if reserve and not self._ready:
                 break
             target = self._hopper.popleft()
+            holder = None  # preview: the ready collector the call is dialed for
+            if reserve:
+                holder = routing.choose(self._ready, target.case, None, routing.Stage.ANYONE)
+            if (reserve and holder is None) or not self.can_take(target.case):
+                # Nobody who could take the call is there: the pacer counted collectors
+                # this case cannot reach. Give it back to the store for a while.
+                self._queued_refs.discard(target.case.ref)
+                retry = now + self.config.unservable_retry_after
+                out.append(CaseDeferred(target.case.ref, (NO_SKILLED_COLLECTOR,), retry))
+                continue
             if not self._allowed(target, now, out):
                 self._queued_refs.discard(target.case.ref)
                 continue
@@ -504,10 +559,9 @@ class Engine:
             self.calls[call.call_id] = call
             self._targets[call.call_id] = target
             self._count["call_queued"] += 1
-            if reserve:
-                collector = next(iter(self._ready.values()))
-                self._transition(collector, collector.reserve, call.call_id, now)
-                call.collector_id = collector.collector_id
+            if holder is not None:
+                self._transition(holder, holder.reserve, call.call_id, now)
+                call.collector_id = holder.collector_id
                 if self.config.preview_dial_delay > 0:
                     due = now + self.config.preview_dial_delay
                     heapq.heappush(self._preview_dials, (due, call.call_id))

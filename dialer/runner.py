@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 
 # Supplies callable cases: (how many, refs already queued, now) -> targets.
 CaseSource = Callable[[int, frozenset[str], datetime], Awaitable[list[DialTarget]]]
+StepObserver = Callable[["CampaignRunner", Event | None, list[Command]], None]
 MAX_REAL_WAIT = 0.5  # never sleep longer than the engine's tick interval in real time
+MAX_BURST = 200  # events handled before yielding to the rest of the loop
 
 
 class CampaignRunner:
@@ -74,6 +76,8 @@ class CampaignRunner:
         self._m_decision = metrics.pacing_decision.labels(self.name)
         self._m_originated = metrics.calls_originated.labels(self.name)
         self._m_bridge = metrics.answer_to_bridge.labels(self.name)
+        # Called after every engine step with the event and the commands (the web's hub).
+        self.step_observers: list[StepObserver] = []
 
     def push(self, event: Event) -> None:
         self.inbox.put_nowait(event)
@@ -94,8 +98,12 @@ class CampaignRunner:
                     pass
                 if first is not None:
                     self._step(first)
-            while not self.inbox.empty():
+            handled = 0
+            while not self.inbox.empty() and handled < MAX_BURST:
                 self._step(self.inbox.get_nowait())
+                handled += 1
+            if handled >= MAX_BURST:
+                await asyncio.sleep(0)  # let the web server and the trunk breathe
             now = clock.now()
             if engine.next_wakeup(now) <= now:
                 self._step(None)
@@ -132,6 +140,13 @@ class CampaignRunner:
             collector = engine.collectors.get(wrap_candidate)
             if collector is not None and collector.state is CollectorState.WRAP_UP:
                 self._on_wrap_up(wrap_candidate)
+        for observer in self.step_observers:
+            observer(self, event, commands)
+
+    def register_collector(self, collector_id: str, row_id: int) -> None:
+        """Know a collector's store row (people who log in through the web), so their
+        calls are recorded against them."""
+        self._collector_ids[collector_id] = row_id
 
     # ----- commands ---------------------------------------------------------------------------
 

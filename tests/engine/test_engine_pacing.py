@@ -233,3 +233,20 @@ def test_preview_reserves_collector_and_dials_after_delay() -> None:
     second = d.of(Originate)[1].call_id  # type: ignore[attr-defined]
     d.send(CallAnswered(second), 45.0)
     assert d.of(Bridge)[-1].collector_id == "a"  # type: ignore[attr-defined]
+
+
+def test_own_history_is_pruned_after_the_longest_rule_window() -> None:
+    from dialer.domain.guard import GuardVerdict
+    from dialer.engine import HISTORY_KEEP
+
+    d = Driver(make_engine())
+    d.engine.guard = lambda target, history, now: GuardVerdict(True)
+    supply(d, 5)
+    login(d, "a")
+    call_id = d.of(Originate)[0].call_id  # type: ignore[attr-defined]
+    d.send(CallFailed(call_id, CallOutcome.BUSY, 486), 1.0)
+    assert len(d.engine._own_history) == 1
+    d.tick(HISTORY_KEEP / 2)
+    assert len(d.engine._own_history) == 1, "still inside the window"
+    d.tick(HISTORY_KEEP + 3600.0)
+    assert "case-1" not in d.engine._own_history

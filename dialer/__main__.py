@@ -1,0 +1,3 @@
+from dialer.cli import app
+
+app()
