@@ -1,0 +1,416 @@
+"""The SIP trunk adapter: implements the `Trunk` port on an asyncio SIP user agent.
+
+pyVoIP 1.6.8 is threaded and, as shipped, unfit for outbound dialing (see docs/sip.md).
+This adapter keeps pyVoIP for what it does well (SIP message and SDP parsing, status
+phrases) and runs the signalling itself on one asyncio datagram endpoint, so no thread
+ever touches the event loop and nothing blocks it. Audio never goes through pyVoIP: the
+RTP forwarder relays PCMU between a debtor and a collector's nailed-up leg unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+from collections import deque
+from collections.abc import Callable
+
+from dialer.domain.calls import CallOutcome
+from dialer.domain.events import CallAnswered, CallFailed, CallHungUp, CallRinging
+from dialer.telephony.port import TrunkEvent
+from dialer.telephony.rtp_forwarder import RtpForwarder, RtpPortPool
+from dialer.telephony.rtp_player import RtpPlayer, pcmu_frames
+from dialer.telephony.sip_leg import LegFactory, LegKind, LegState, SipLeg
+from dialer.telephony.sip_log import DEBUG, ERROR, INFO, WARNING, event, log, mask_phone
+from dialer.telephony.sip_message import SipMessage, uri_host_port
+from dialer.telephony.sip_outcomes import SipTrunkError, SipTrunkStats, classify
+from dialer.telephony.sip_pacing import TokenBucket
+from dialer.telephony.sip_register import Registration
+from dialer.telephony.sip_settings import SipTrunkSettings
+from dialer.telephony.sip_transport import (
+    Address,
+    SipTransport,
+    open_sip_transport,
+    route_source_ip,
+)
+from dialer.telephony.sip_ua import SipUserAgent
+
+STOP_GRACE = 2.0
+_DIALABLE = re.compile(r"\+?[0-9*#]{1,32}")
+__all__ = ["SipTrunk", "SipTrunkError", "SipTrunkStats", "classify"]
+
+
+class SipTrunk:
+    """A `Trunk` over SIP/UDP. See docs/sip.md for the settings and the design."""
+
+    def __init__(
+        self,
+        settings: SipTrunkSettings,
+        *,
+        on_collector_leg_lost: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._stats = SipTrunkStats()
+        self._on_collector_leg_lost = on_collector_leg_lost
+        self._events: asyncio.Queue[TrunkEvent] | None = None
+        self._transport: SipTransport | None = None
+        self._ua: SipUserAgent | None = None
+        self._registration: Registration | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._rtp: RtpPortPool | None = None
+        self._legs: LegFactory | None = None
+        self._forwarder = RtpForwarder()
+        self._calls: dict[str, SipLeg] = {}
+        self._collectors: dict[str, SipLeg] = {}
+        self._collector_answer: dict[str, asyncio.Future[int]] = {}
+        self._bridged: dict[str, str] = {}  # collector id -> call id
+        self._players: dict[str, RtpPlayer] = {}
+        self._queue: deque[SipLeg] = deque()
+        self._wake = asyncio.Event()
+        # a burst of at most 50 ms' worth keeps the long-run rate exact despite timer slack
+        self._bucket = TokenBucket(
+            settings.calls_per_second, max(1.0, settings.calls_per_second / 20)
+        )
+        self._safe_harbor: list[bytes] = []
+        self._server: Address = (settings.server, settings.port)
+        self._ip = "127.0.0.1"
+        self._port = 0
+        self._domain = (
+            settings.server if settings.port == 5060 else f"{settings.server}:{settings.port}"
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self, events: asyncio.Queue[TrunkEvent]) -> None:
+        if self._ua is not None:
+            raise SipTrunkError("trunk already started")
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        self._events = events
+        password = await asyncio.to_thread(s.resolve_password)
+        audio = await asyncio.to_thread(s.safe_harbor_file.read_bytes)
+        self._safe_harbor = pcmu_frames(audio)
+        self._server = await self._resolve(s.server, s.port)
+        bind_ip = s.local_ip or "0.0.0.0"
+        self._ip = s.local_ip or route_source_ip(self._server[0])
+        transport, rcvbuf = await open_sip_transport(
+            bind_ip, s.local_port, s.recv_buffer_bytes, self._on_message
+        )
+        self._transport = transport
+        self._port = transport.local_port
+        self._stats.recv_buffer_bytes = rcvbuf
+        credentials = (s.username, password) if s.username and password is not None else None
+        self._ua = SipUserAgent(transport, self, s.timer_t1, credentials, s.user_agent)
+        self._legs = LegFactory(
+            ip=self._ip,
+            port=self._port,
+            domain=self._domain,
+            from_user=s.caller_id or s.username or "dialer",
+            from_name=s.caller_name,
+            contact_user=s.username or "dialer",
+            user_agent=s.user_agent,
+        )
+        self._rtp = RtpPortPool(bind_ip, *s.rtp_port_range, symmetric=s.rtp_symmetric)
+        self._tasks.append(loop.create_task(self._pace(), name="sip-pacer"))
+        if s.register:
+            self._registration = Registration(
+                self._ua.transactions,
+                domain=s.server,
+                next_hop=self._server,
+                user=s.username or "dialer",
+                contact=self._legs.contact,
+                via_host=self._legs.via_host,
+                expires=s.register_expires,
+                credentials=credentials,
+                user_agent=s.user_agent,
+            )
+            self._tasks.append(loop.create_task(self._registration.run(), name="sip-register"))
+        event(log, "sip.started", INFO, local=f"{self._ip}:{self._port}", server=str(self._server))
+
+    async def stop(self) -> None:
+        ua = self._ua
+        if ua is None:
+            return
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for leg in [*self._calls.values(), *self._collectors.values()]:
+            ua.hangup(leg)  # CANCEL if ringing, BYE if up, dropped if still queued
+        if self._registration is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._registration.unregister(), STOP_GRACE)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_GRACE
+        while self._still_closing(ua) and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        for leg in list(ua.legs.values()):
+            ua.abandon(leg)
+        ua.close()
+        self._forwarder.close()
+        if self._transport is not None:
+            self._transport.close()
+        self._ua = None
+        event(log, "sip.stopped", INFO)
+
+    @staticmethod
+    def _still_closing(ua: SipUserAgent) -> bool:
+        """BYEs or CANCELs still unanswered (INVITEs that never got a provisional can't be
+        cancelled: they are abandoned at once)."""
+        cancelling = any(leg.cancel_sent and leg.pre_answer for leg in ua.legs.values())
+        return cancelling or ua.transactions.pending("BYE") + ua.transactions.pending("CANCEL") > 0
+
+    @property
+    def registered(self) -> bool:
+        if self._ua is None:
+            return False
+        return self._registration.registered if self._registration is not None else True
+
+    # -- calls -----------------------------------------------------------------------------
+    async def originate(self, call_id: str, number: str, ring_timeout: float) -> None:
+        ua = self._require()
+        if call_id in self._calls:
+            raise SipTrunkError(f"call {call_id} already exists")
+        if not _DIALABLE.fullmatch(number):  # nothing else may reach a Request-URI
+            event(log, "sip.undialable", WARNING, call=call_id, dialed=mask_phone(number))
+            self._emit(CallFailed(call_id, CallOutcome.FAILED, 484))
+            return
+        uri = f"sip:{number}@{self._domain}"
+        guard = max(ring_timeout, self.settings.ring_timeout)
+        leg = await self._new_leg(call_id, LegKind.DEBTOR, uri, self._server, guard)
+        if leg is None:
+            self._emit(CallFailed(call_id, CallOutcome.FAILED, 503))
+            return
+        leg.label = mask_phone(number)
+        self._calls[call_id] = leg
+        ua.add(leg)
+        self._queue.append(leg)
+        self._wake.set()
+
+    async def cancel(self, call_id: str) -> None:
+        leg = self._calls.get(call_id)
+        if leg is not None and self._ua is not None:
+            self._ua.cancel(leg)
+
+    async def hangup(self, call_id: str) -> None:
+        leg = self._calls.get(call_id)
+        if leg is not None and self._ua is not None:
+            self._ua.hangup(leg)
+
+    async def bridge(self, call_id: str, collector_id: str) -> None:
+        leg = self._calls.get(call_id)
+        if leg is None or leg.state is not LegState.CONFIRMED or leg.rtp is None:
+            event(
+                log, "sip.bridge_gone", INFO, call=call_id
+            )  # hung up meanwhile: CallHungUp is out
+            return
+        agent = self._collectors.get(collector_id)
+        if agent is None or agent.state is not LegState.CONFIRMED or agent.rtp is None:
+            raise SipTrunkError(f"collector {collector_id} has no leg up")
+        self._stop_player(call_id)
+        previous = self._bridged.get(collector_id)
+        if previous is not None and previous != call_id:
+            event(log, "sip.rebridge", WARNING, collector=collector_id, previous=previous)
+        for cid, bridged_call in list(self._bridged.items()):
+            if bridged_call == call_id:
+                del self._bridged[cid]
+        self._forwarder.bridge(leg.rtp, agent.rtp)
+        self._bridged[collector_id] = call_id
+        self._stats.bridged += 1
+        if leg.answered_at is not None:
+            self._stats.answer_to_bridge.append(asyncio.get_running_loop().time() - leg.answered_at)
+
+    async def play_safe_harbor(self, call_id: str) -> None:
+        leg = self._calls.get(call_id)
+        if leg is None or leg.state is not LegState.CONFIRMED or leg.rtp is None:
+            return
+        ua = self._require()
+        self._forwarder.unbridge(leg.rtp)
+        self._forget_bridge(call_id)
+        self._stop_player(call_id)
+        player = RtpPlayer(leg.rtp, self._safe_harbor, lambda: ua.hangup(leg))
+        self._players[call_id] = player
+        player.start()
+
+    # -- collectors ------------------------------------------------------------------------
+    async def collector_login(self, collector_id: str, address: str | None) -> None:
+        """Call the collector's phone and keep the leg up; returns once it is answered."""
+        ua = self._require()
+        existing = self._collectors.get(collector_id)
+        if existing is not None:
+            pending = self._collector_answer.get(collector_id)
+            if pending is not None:  # a login already under way: wait for the same answer
+                await self._check_collector(collector_id, await asyncio.shield(pending))
+            return
+        address = address or self.settings.collectors.get(collector_id)
+        if not address:
+            raise SipTrunkError(f"no SIP address for collector {collector_id}")
+        uri = self._collector_uri(address)
+        host, port = uri_host_port(uri)
+        hop = await self._resolve(host, port)  # the phone's URI says where its leg goes
+        leg = await self._new_leg(
+            collector_id, LegKind.COLLECTOR, uri, hop, self.settings.ring_timeout
+        )
+        if leg is None:
+            raise SipTrunkError("no free RTP port for the collector's leg")
+        leg.label = collector_id
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._collector_answer[collector_id] = answer
+        self._collectors[collector_id] = leg
+        ua.add(leg)
+        ua.send_invite(leg)
+        await self._check_collector(collector_id, await answer)
+
+    @staticmethod
+    async def _check_collector(collector_id: str, code: int) -> None:
+        if code != 200:
+            raise SipTrunkError(f"collector {collector_id}'s phone answered {code}")
+
+    async def collector_logout(self, collector_id: str) -> None:
+        leg = self._collectors.get(collector_id)
+        if leg is not None and self._ua is not None:
+            self._ua.hangup(leg)
+
+    # -- diagnostics -----------------------------------------------------------------------
+    def call_rtp_port(self, call_id: str) -> int | None:
+        leg = self._calls.get(call_id)
+        return leg.rtp.port if leg is not None and leg.rtp is not None else None
+
+    def collector_rtp_port(self, collector_id: str) -> int | None:
+        leg = self._collectors.get(collector_id)
+        return leg.rtp.port if leg is not None and leg.rtp is not None else None
+
+    @property
+    def stats(self) -> SipTrunkStats:
+        self._stats.active_calls = len(self._calls)
+        self._stats.collector_legs = len(self._collectors)
+        if self._ua is not None:
+            self._stats.invites_sent = self._ua.invites_sent
+            self._stats.invite_span_seconds = self._ua.last_invite_at - self._ua.first_invite_at
+        endpoints = [leg.rtp for leg in (*self._calls.values(), *self._collectors.values())]
+        self._stats.rtp_received = sum(rtp.received for rtp in endpoints if rtp is not None)
+        self._stats.rtp_sent = sum(rtp.sent for rtp in endpoints if rtp is not None)
+        return self._stats
+
+    @property
+    def local_address(self) -> Address:
+        return self._ip, self._port
+
+    # -- LegListener -----------------------------------------------------------------------
+    def leg_ringing(self, leg: SipLeg) -> None:
+        if leg.kind is LegKind.DEBTOR:
+            event(log, "sip.ringing", DEBUG, call=leg.key)
+            self._emit(CallRinging(leg.key))
+
+    def leg_answered(self, leg: SipLeg) -> None:
+        if leg.kind is LegKind.DEBTOR:
+            self._stats.answered += 1
+            event(log, "sip.answered", DEBUG, call=leg.key, dialed=leg.label)
+            self._emit(CallAnswered(leg.key))
+            return
+        if leg.rtp is not None:
+            self._forwarder.add_collector(leg.rtp)
+        event(log, "sip.collector_leg_up", INFO, collector=leg.key)
+        self._resolve_collector(leg.key, 200)
+
+    def leg_failed(self, leg: SipLeg, code: int, local: bool) -> None:
+        self._release(leg)
+        if leg.kind is LegKind.DEBTOR:
+            outcome = classify(code, local=local, cancelled=leg.cancel_requested)
+            event(
+                log, "sip.failed", DEBUG, call=leg.key, dialed=leg.label, code=code, outcome=outcome
+            )
+            self._emit(CallFailed(leg.key, outcome, code))
+        else:
+            event(log, "sip.collector_leg_failed", WARNING, collector=leg.key, code=code)
+            self._resolve_collector(leg.key, code)
+
+    def leg_ended(self, leg: SipLeg, by_remote: bool) -> None:
+        self._release(leg)
+        if leg.kind is LegKind.DEBTOR:
+            event(log, "sip.hung_up", DEBUG, call=leg.key, by_remote=by_remote)
+            self._emit(CallHungUp(leg.key))
+        elif by_remote:
+            event(log, "sip.collector_leg_lost", WARNING, collector=leg.key)
+            if self._on_collector_leg_lost is not None:
+                self._on_collector_leg_lost(leg.key)
+
+    # -- internals -------------------------------------------------------------------------
+    def _require(self) -> SipUserAgent:
+        if self._ua is None:
+            raise SipTrunkError("trunk not started")
+        return self._ua
+
+    def _emit(self, event: TrunkEvent) -> None:
+        if self._events is not None:
+            self._events.put_nowait(event)
+
+    def _on_message(self, message: SipMessage, source: Address) -> None:
+        if self._ua is not None:
+            self._ua.handle(message, source)
+
+    async def _pace(self) -> None:
+        while True:
+            while not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+            leg = self._queue.popleft()
+            if leg.state is not LegState.QUEUED:
+                continue
+            await self._bucket.take()
+            if leg.state is LegState.QUEUED and self._ua is not None:
+                self._ua.send_invite(leg)
+
+    async def _new_leg(
+        self, key: str, kind: LegKind, uri: str, hop: Address, ring_timeout: float
+    ) -> SipLeg | None:
+        assert self._rtp is not None and self._legs is not None
+        try:
+            rtp = await self._rtp.open()
+        except OSError:
+            event(log, "sip.rtp_ports_exhausted", ERROR, range=str(self.settings.rtp_port_range))
+            return None
+        return self._legs.make(key, kind, uri, hop, ring_timeout, rtp)
+
+    def _release(self, leg: SipLeg) -> None:
+        if leg.kind is LegKind.DEBTOR:
+            if self._calls.get(leg.key) is leg:
+                del self._calls[leg.key]
+            self._stop_player(leg.key)
+            self._forget_bridge(leg.key)
+        elif self._collectors.get(leg.key) is leg:
+            del self._collectors[leg.key]
+            self._bridged.pop(leg.key, None)
+        if leg.rtp is not None:
+            self._forwarder.remove(leg.rtp)
+            if self._rtp is not None:
+                self._rtp.release(leg.rtp)
+
+    def _forget_bridge(self, call_id: str) -> None:
+        for collector_id, bridged in list(self._bridged.items()):
+            if bridged == call_id:
+                del self._bridged[collector_id]
+
+    def _stop_player(self, call_id: str) -> None:
+        player = self._players.pop(call_id, None)
+        if player is not None:
+            player.stop()
+
+    def _resolve_collector(self, collector_id: str, code: int) -> None:
+        answer = self._collector_answer.pop(collector_id, None)
+        if answer is not None and not answer.done():
+            answer.set_result(code)
+
+    def _collector_uri(self, address: str) -> str:
+        if address.lower().startswith(("sip:", "sips:")):
+            return address
+        if "@" in address:
+            return f"sip:{address}"
+        return f"sip:{address}@{self._domain}"
+
+    async def _resolve(self, host: str, port: int) -> Address:
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM)
+        if not infos:
+            raise SipTrunkError(f"cannot resolve {host}")
+        return str(infos[0][4][0]), int(infos[0][4][1])
