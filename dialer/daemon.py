@@ -14,21 +14,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import socket
 import tempfile
 import time
 import uuid
+from collections import Counter as CounterOf
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from dialer.clock import Clock
 from dialer.compliance import (
@@ -48,6 +51,7 @@ from dialer.routing import RoutingPolicy
 from dialer.runner import CampaignRunner
 from dialer.settings import CampaignSettings, Settings
 from dialer.simulated_agents import SimulatedCollectors
+from dialer.store.attempts_repo import LedgerRepository
 from dialer.store.cases_repo import CaseRepository
 from dialer.store.db import create_engine, migrate, session_factory
 from dialer.store.org_repo import CampaignRepository, CollectorRepository
@@ -58,6 +62,7 @@ from dialer.telephony.simulated_model import AgentModel, CarrierModel
 
 log = logging.getLogger(__name__)
 LAG_PROBE_INTERVAL = 0.05
+LEDGER_REFRESH_INTERVAL = 10.0  # seconds between reads of the abandonment ledger
 
 
 class StartupError(Exception):
@@ -100,6 +105,8 @@ class Daemon:
         self.web_port: int | None = None
         self._ready = asyncio.Event()
         self._web_server: uvicorn.Server | None = None
+        # campaign -> why its last refill found nothing (None: it found cases).
+        self._hopper_reasons: dict[str, str | None] = {}
 
     # ----- start-up ---------------------------------------------------------------------------
 
@@ -238,11 +245,16 @@ class Daemon:
 
         async def supply(count: int, queued: frozenset[str], now: datetime) -> list[DialTarget]:
             assert self._sessions is not None and self.writer is not None
-            async with self._sessions() as session:
-                found = await CaseRepository(session).candidates(
-                    campaign_id, now, count + len(queued)
-                )
+            try:
+                async with self._sessions() as session:
+                    found = await CaseRepository(session).candidates(
+                        campaign_id, now, count + len(queued)
+                    )
+            except Exception:
+                self._hopper_reasons[campaign.name] = "refill_failed"
+                raise
             targets = []
+            blocked: CounterOf[str] = CounterOf()
             for target in found:
                 if target.case.ref in queued:
                     continue
@@ -250,11 +262,16 @@ class Daemon:
                 if decision.allowed:
                     targets.append(target)
                 else:
+                    blocked.update(decision.reasons)
                     # Not before the rules allow it (or an hour, if time alone won't).
                     retry = decision.next_allowed_at or now + timedelta(hours=1)
                     self.writer.put(CaseDeferredOp(int(target.case.ref), retry.timestamp()))
                 if len(targets) >= count:
                     break
+            previous = self._hopper_reasons.get(campaign.name)
+            self._hopper_reasons[campaign.name] = (
+                None if targets else _empty_hopper_reason(found, blocked, previous)
+            )
             return targets
 
         return supply
@@ -308,6 +325,7 @@ class Daemon:
                     group.create_task(self.writer.run()),
                     group.create_task(self._pump(trunk_events)),
                     group.create_task(self._refresh_metrics()),
+                    group.create_task(self._refresh_ledger()),
                     group.create_task(self._probe_lag()),
                 ]
                 web = self._start_web(group)
@@ -395,6 +413,14 @@ class Daemon:
         m = self.metrics
         states = ("ready", "reserved", "on_call", "wrap_up", "paused")
         call_states = ("dialing", "ringing", "answered", "bridged", "abandoned")
+        for campaign in self.settings.campaigns:
+            if campaign.name in self.runners:
+                m.init_campaign(campaign.name)
+                cap, window = self._abandon_terms(campaign)
+                m.abandon_cap.labels(campaign.name).set(cap)
+                m.abandon_target.labels(campaign.name).set(campaign.pacing.target_abandon_rate)
+                m.abandon_window.labels(campaign.name).set(window)
+        m.trunk_cps_limit.set(_calls_per_second_limit(self.settings))
         while True:
             now = self.clock.now()
             for name, runner in self.runners.items():
@@ -404,9 +430,52 @@ class Daemon:
                 for state in call_states:
                     m.calls_in_flight.labels(name, state).set(counts.get("call_" + state, 0))
                 m.hopper_cases.labels(name).set(runner.engine.hopper_size)
+                empty = runner.engine.hopper_size == 0
+                m.set_hopper_empty(name, self._hopper_reasons.get(name) if empty else None)
                 m.occupancy.labels(name).set(runner.engine.occupancy(now))
             m.trunk_registered.set(1 if self.trunk is not None and self.trunk.registered else 0)
+            if self._db is not None:
+                checked_out, limit = _pool_usage(self._db)
+                m.db_pool_checked_out.set(checked_out)
+                m.db_pool_max.set(limit)
             await asyncio.sleep(1.0)
+
+    def _abandon_terms(self, campaign: CampaignSettings) -> tuple[float, float]:
+        """(cap, window seconds) of the campaign's abandonment rule; a profile without one
+        (cn_ifac) is measured against the campaign's target over 24 h."""
+        rule = self.profiles[campaign.name].abandonment
+        if rule is None:
+            return campaign.pacing.target_abandon_rate, 86400.0
+        return rule.max_rate, float(rule.window_seconds)
+
+    async def _refresh_ledger(self) -> None:
+        while True:
+            await self.read_ledger()
+            await asyncio.sleep(LEDGER_REFRESH_INTERVAL)
+
+    async def read_ledger(self) -> None:
+        """Set the abandon rate and budget left over each campaign's compliance window, read
+        from the store's ledger (shared by every daemon dialing the campaign)."""
+        assert self._sessions is not None
+        now = self.clock.now()
+        for campaign in self.settings.campaigns:
+            runner = self.runners.get(campaign.name)
+            if runner is None:
+                continue
+            cap, window = self._abandon_terms(campaign)
+            since = datetime.fromtimestamp(now - window, UTC)
+            try:
+                async with self._sessions() as session:
+                    totals = await LedgerRepository(session).rate(runner.campaign_id, since)
+            except Exception as exc:
+                event(
+                    log, "ledger.read_failed", logging.ERROR, campaign=campaign.name, error=str(exc)
+                )
+                continue
+            self.metrics.abandon_rate_window.labels(campaign.name).set(totals.rate)
+            self.metrics.abandon_budget_remaining.labels(campaign.name).set(
+                budget_remaining(totals.abandons, totals.live_answers, cap)
+            )
 
     async def _probe_lag(self) -> None:
         loop = asyncio.get_running_loop()
@@ -419,9 +488,63 @@ class Daemon:
 
     # ----- introspection ----------------------------------------------------------------------
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The store's session factory (after `prepare`)."""
+        if self._sessions is None:
+            raise RuntimeError("the daemon is not prepared: no store yet")
+        return self._sessions
+
+    @property
+    def stopping(self) -> bool:
+        """A stop was requested: long-lived web streams end."""
+        return self._stop.is_set()
+
     def summary(self) -> dict[str, dict[str, object]]:
         now = self.clock.now()
         return {name: r.engine.snapshot(now) for name, r in self.runners.items()}
+
+
+def budget_remaining(abandons: int, live_answers: int, cap: float) -> float:
+    """Share of the allowance (cap x live answers) not yet used, 0..1; 1 before any answer.
+    The same definition as dialer.pacing.budget.BudgetState.remaining_ratio."""
+    if live_answers <= 0:
+        return 1.0
+    allowance = cap * live_answers
+    return min(1.0, max(0.0, (allowance - abandons) / allowance))
+
+
+def _empty_hopper_reason(
+    found: list[DialTarget], blocked: CounterOf[str], previous: str | None
+) -> str:
+    """Why a refill found nothing: the compliance rule that blocked most due cases, all due
+    ones already queued or in a call, or no case due. Cases a rule blocked are deferred
+    until it allows them, so later refills find none of them due: the rule stays the reason
+    until a refill finds a case again."""
+    if blocked:
+        return min(blocked.items(), key=lambda item: (-item[1], item[0]))[0]
+    if previous is not None and previous not in ("no_cases", "all_queued", "refill_failed"):
+        return previous
+    return "all_queued" if found else "no_cases"
+
+
+def _pool_usage(db: AsyncEngine) -> tuple[float, float]:
+    """(checked-out connections, most the pool hands out) of a SQLAlchemy pool."""
+    pool = db.pool
+    if isinstance(pool, QueuePool):  # what create_engine makes, SQLite and PostgreSQL alike
+        overflow = pool._max_overflow  # -1: unlimited
+        limit = math.inf if overflow < 0 else float(pool.size() + overflow)
+        return float(pool.checkedout()), limit
+    return 0.0, 1.0  # NullPool / StaticPool: no pool to exhaust
+
+
+def _calls_per_second_limit(settings: Settings) -> float:
+    """The SIP trunk's INVITE rate ceiling; 0 (no limit) for the simulated trunk."""
+    if settings.trunk.kind != "sip":
+        return 0.0
+    from dialer.telephony.sip_settings import SipTrunkSettings
+
+    return SipTrunkSettings.model_validate(settings.trunk.sip).calls_per_second
 
 
 def _safe_url(url: str) -> str:

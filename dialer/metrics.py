@@ -10,11 +10,23 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 
 from dialer import __version__
+from dialer.compliance.rules import Reason
 
 # Answer-to-bridge: the legal line is 2 s, so buckets are dense around it.
 BRIDGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 5.0)
 DECISION_BUCKETS = (1e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2)
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
+
+# The bounded values of dialer_hopper_empty_reason{reason}: no case is due in the store,
+# every due case is already queued, the refill query failed, or the compliance rule that
+# blocked most of the due cases (dialer.compliance.rules.Reason codes); else "other".
+HOPPER_EMPTY_REASONS: tuple[str, ...] = (
+    "no_cases",
+    "all_queued",
+    "refill_failed",
+    *(reason.value for reason in Reason),
+    "other",
+)
 
 
 class Metrics:
@@ -84,7 +96,7 @@ class Metrics:
         )
         self.hopper_empty = Gauge(
             "dialer_hopper_empty_reason",
-            "1 for the reason the hopper is empty (no_cases, calling_hours, attempt_cap, ...).",
+            "1 for why the hopper is empty (no_cases, outside_calling_hours, attempt_cap, ...).",
             ["campaign", "reason"],
             registry=r,
         )
@@ -133,6 +145,62 @@ class Metrics:
             ["campaign"],
             registry=r,
         )
+        # --- ops (issue 10): fed by Daemon._refresh_metrics / _refresh_ledger / _case_source.
+        self.abandon_cap = Gauge(
+            "dialer_abandon_cap_ratio",
+            "The legal abandon cap the budget is measured against (profile max_rate; the "
+            "campaign target when the profile has none).",
+            ["campaign"],
+            registry=r,
+        )
+        self.abandon_target = Gauge(
+            "dialer_abandon_target_ratio",
+            "The campaign's configured target abandon rate (<= the cap).",
+            ["campaign"],
+            registry=r,
+        )
+        self.abandon_window = Gauge(
+            "dialer_abandon_window_seconds",
+            "Length of the compliance window the abandon rate and budget are computed over.",
+            ["campaign"],
+            registry=r,
+        )
+        self.reassignments = Counter(
+            "dialer_reassignments_total",
+            "Cases moved between collectors, by reason (fed by the reassigner).",
+            ["campaign", "reason"],
+            registry=r,
+        )
+        self.db_pool_checked_out = Gauge(
+            "dialer_db_pool_checked_out_connections",
+            "Database connections currently checked out of the SQLAlchemy pool.",
+            registry=r,
+        )
+        self.db_pool_max = Gauge(
+            "dialer_db_pool_max_connections",
+            "Most connections the pool hands out at once (pool size + max overflow).",
+            registry=r,
+        )
+        self.trunk_cps_limit = Gauge(
+            "dialer_trunk_calls_per_second_limit",
+            "Configured ceiling on new calls per second at the trunk (0: no limit, simulated).",
+            registry=r,
+        )
+
+    def init_campaign(self, campaign: str) -> None:
+        """Create a campaign's counter series at 0, so rate() and alerts see them from the
+        first scrape rather than from the first event."""
+        for counter in (self.calls_originated, self.live_answers, self.calls_abandoned):
+            counter.labels(campaign)
+        self.talk_seconds.labels(campaign)
+        self.set_hopper_empty(campaign, None)
+
+    def set_hopper_empty(self, campaign: str, reason: str | None) -> None:
+        """1 on `reason`'s series (None: the hopper has cases), 0 on every other reason."""
+        if reason is not None and reason not in HOPPER_EMPTY_REASONS:
+            reason = "other"
+        for known in HOPPER_EMPTY_REASONS:
+            self.hopper_empty.labels(campaign, known).set(1 if known == reason else 0)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
