@@ -136,7 +136,7 @@ class Daemon:
         self._check_campaigns()
         url = self.settings.database.url
         await migrate(url)
-        self._db = create_engine(url)
+        self._db = create_engine(url, pool_size=self.settings.database.pool_size)
         self._sessions = session_factory(self._db)
         report = StartupReport(database=_safe_url(url), trunk=self.settings.trunk.kind)
         async with self._sessions() as session, session.begin():
