@@ -376,7 +376,9 @@ class Engine:
         assert call.outcome is not None
         self.stats.outcomes[call.outcome.value] += 1
         if self.guard is not None:  # only the dial-time compliance check reads it
-            record = ContactRecord(_utc(now), call.number, contact_outcome(call))
+            # Stamped at the dial, as the store records it, so `_allowed` can match the two.
+            assert call.dialed_at is not None
+            record = ContactRecord(_utc(call.dialed_at), call.number, contact_outcome(call))
             self._own_history.setdefault(target.case.ref, []).append(record)
         out.append(AttemptFinished(call, target.case.ref))
 
@@ -576,8 +578,21 @@ class Engine:
         while heap and heap[0][0] <= now:
             _, call_id = heapq.heappop(heap)
             call = self.calls.get(call_id)
-            if call is not None and call.state is CallState.QUEUED:
+            if call is None or call.state is not CallState.QUEUED:
+                continue
+            # Checked again now: the calling hours may have closed since the reservation.
+            if self._allowed(self._targets[call_id], now, out):
                 self._dial(call, now, out)
+            else:
+                self._withdraw(call, now, out)
+
+    def _withdraw(self, call: Call, now: float, out: list[Command]) -> None:
+        """Drop a reserved call that was never dialed (no attempt) and free its collector."""
+        del self.calls[call.call_id]
+        self._count["call_queued"] -= 1
+        target = self._targets.pop(call.call_id)
+        self._queued_refs.discard(target.case.ref)
+        self._release_reserved(call, now, out)
 
     def _dial(self, call: Call, now: float, out: list[Command]) -> None:
         self._set_call_state(call, call.dial, now)
@@ -593,8 +608,11 @@ class Engine:
         own = self._own_history.get(target.case.ref)
         history = target.history
         if own:
-            newest = max((r.at for r in history), default=None)
-            history = history + tuple(r for r in own if newest is None or r.at > newest)
+            # This run's attempts replace the store's copies (same dial instant and number:
+            # ours has the final outcome) and count even when the store lacks them (a
+            # lagging replica, a lost write), whatever else it holds.
+            mine = {(r.at, r.number) for r in own}
+            history = tuple(r for r in history if (r.at, r.number) not in mine) + tuple(own)
         verdict = self.guard(target, history, now)
         if not verdict.allowed:
             out.append(CaseDeferred(target.case.ref, verdict.reasons, verdict.not_before))

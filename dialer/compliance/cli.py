@@ -2,7 +2,8 @@
 
 `evaluate` reads one JSON document (a file or `-` for stdin), evaluates it under a profile
 and prints one JSON line. Bad input or an unknown profile: one line on stderr,
-`error: <field>: <reason>`, exit status 2.
+`error: <field>: <reason>`, exit status 2. `report` (implemented in
+`dialer.compliance_report_cli`, which reads the store) prints a campaign's report.
 """
 
 from __future__ import annotations
@@ -195,3 +196,25 @@ def evaluate_command(
         raise _fail(str(exc)) from None
     decision = evaluate(loaded, case, doc.number, history, now)
     typer.echo(json.dumps(decision.to_json()))
+
+
+@compliance_app.command("report")
+def report_command(
+    campaign: Annotated[str, typer.Option("--campaign", help="Campaign name, as configured.")],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Settings file (default: $DIALER_CONFIG or config/dialer.yaml)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """A campaign's abandon rate and budget left over the profile's window, and its open
+    cases blocked now, by reason.
+
+    Exit status 2 on bad settings or an unknown campaign or profile; 1 if the store fails.
+    """
+    # The store half lives outside this package, which imports only dialer.domain.
+    from dialer.compliance_report_cli import report_command as run_report
+
+    run_report(campaign, config, as_json)
