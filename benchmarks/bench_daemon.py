@@ -100,8 +100,14 @@ def main() -> None:
     baseline = asyncio.run(_measure(0, 100, min(args.seconds, 20.0), 4.0))
     loaded = asyncio.run(_measure(args.collectors, args.cases, args.seconds, 4.0))
     print(f"{'':28}{'idle (baseline)':>18}{'loaded':>12}")
-    for key in ("calls_per_second", "concurrent_median", "concurrent_max", "lag_p50_ms",
-                "lag_p99_ms", "cpu_share"):
+    for key in (
+        "calls_per_second",
+        "concurrent_median",
+        "concurrent_max",
+        "lag_p50_ms",
+        "lag_p99_ms",
+        "cpu_share",
+    ):
         print(f"{key:28}{baseline[key]:>18.2f}{loaded[key]:>12.2f}")
     ratio = loaded["lag_p99_ms"] / max(baseline["lag_p99_ms"], 1e-3)
     print(f"lag p99 loaded / idle: {ratio:.1f}x; target: 2,000 concurrent calls, p99 < 20 ms")

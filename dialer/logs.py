@@ -98,9 +98,7 @@ def setup_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | None 
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
-def event(
-    logger: logging.Logger, name: str, level: int = logging.INFO, /, **fields: Any
-) -> None:
+def event(logger: logging.Logger, name: str, level: int = logging.INFO, /, **fields: Any) -> None:
     """Log a named event with structured fields (any field name is allowed)."""
     if logger.isEnabledFor(level):
         logger.log(level, name, extra={"fields": fields})

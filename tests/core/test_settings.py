@@ -49,7 +49,8 @@ def test_wrong_type_names_the_key(tmp_path: Path) -> None:
 
 def test_out_of_range_value(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD.replace("us_tsr_regf", "us_tsr_regf\n    ring_timeout: 10"))
-    with pytest.raises(SettingsError, match=r"campaigns\.0\.ring_timeout: .*greater than or equal to 15"):
+    expected = r"campaigns\.0\.ring_timeout: .*greater than or equal to 15"
+    with pytest.raises(SettingsError, match=expected):
         load_settings(path)
 
 

@@ -117,7 +117,7 @@ campaigns:
 """
     )
     daemon = Daemon(load_settings(path))
-    with pytest.raises(StartupError, match="uk1: .*caller ID"):
+    with pytest.raises(StartupError, match=r"uk1: .*caller ID"):
         await daemon.prepare()
     assert settings.campaigns
 
@@ -125,5 +125,5 @@ campaigns:
 async def test_unknown_profile_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("campaigns:\n  - name: x\n    compliance_profile: nowhere\n")
-    with pytest.raises(StartupError, match="x: .*nowhere"):
+    with pytest.raises(StartupError, match=r"x: .*nowhere"):
         await Daemon(load_settings(path)).prepare()
