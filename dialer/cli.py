@@ -17,6 +17,7 @@ from dialer.compliance.cli import compliance_app
 from dialer.daemon import Daemon
 from dialer.logs import setup_logging
 from dialer.settings import Settings, SettingsError, load_settings
+from dialer.web.cli_users import user_app
 from simulation.cli import bench_pacing, simulate
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(compliance_app, name="compliance")
+app.add_typer(user_app, name="user")
 bench_app = typer.Typer(help="Benchmarks (figures with their baselines).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.command("simulate", help="Run a scenario in virtual time with one or more pacers.")(simulate)

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 CaseSource = Callable[[int, frozenset[str], datetime], Awaitable[list[DialTarget]]]
 StepObserver = Callable[["CampaignRunner", Event | None, list[Command]], None]
 MAX_REAL_WAIT = 0.5  # never sleep longer than the engine's tick interval in real time
+REFILL_GRACE = 5.0  # seconds a refill in flight may take to finish when the runner ends
 MAX_BURST = 200  # events handled before yielding to the rest of the loop
 
 
@@ -107,7 +108,11 @@ class CampaignRunner:
             now = clock.now()
             if engine.next_wakeup(now) <= now:
                 self._step(None)
-        if self._refill is not None:
+        if self._refill is not None and not self._refill.done():
+            # Let a refill in flight finish first: cancelled inside a store transaction, its
+            # rollback is cancelled too and SQLite stays locked ("database is locked" when
+            # the leases are released at stop).
+            await asyncio.wait({self._refill}, timeout=REFILL_GRACE)
             self._refill.cancel()
         self._stopped.set()
 

@@ -1,0 +1,275 @@
+"""What a collector does through the web, shared by the console pages and the JSON API:
+their state, going ready (logging in to a campaign first), pausing with a reason, leaving
+the campaign, hanging up, and which cases they may open.
+
+Changes go to the campaign's runner as domain events; the engine applies them in order
+with everything else, and the events hub reports the resulting state to the console.
+A request the collector's current state does not allow is refused with 409 and the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dialer.domain.agents import CollectorState
+from dialer.domain.events import (
+    CollectorLoggedIn,
+    CollectorLoggedOut,
+    CollectorPaused,
+    CollectorReady,
+)
+from dialer.privacy import mask_phone
+from dialer.store.web_repo import CallbackLine, CaseScreen, WebRepository
+from dialer.web.context import Principal, WebContext, WebError
+from dialer.web.events_hub import RoutedCall
+
+_S = CollectorState
+PAUSABLE = frozenset({_S.READY, _S.PAUSED, _S.WRAP_UP})
+READYABLE = frozenset({_S.READY, _S.PAUSED, _S.WRAP_UP})
+LEAVABLE = frozenset({_S.READY, _S.PAUSED, _S.WRAP_UP})
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorView:
+    """A collector's own state, as the console and `GET /api/v1/me` show it."""
+
+    username: str
+    collector_id: str
+    campaign: str | None
+    state: str
+    pause_reason: str | None
+    since: float | None
+    call_id: str | None
+    wrap_seconds_left: float | None  # real seconds until automatic ready, if any
+    routed: RoutedCall | None
+    campaigns: tuple[str, ...]
+    pause_reasons: tuple[str, ...]
+
+    @property
+    def logged_in(self) -> bool:
+        return self.state != _S.LOGGED_OUT.value
+
+    @property
+    def may_dispose(self) -> bool:
+        """The last routed call has ended: its disposition may be recorded."""
+        return self.routed is not None and self.routed.ended_at is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "collector_id": self.collector_id,
+            "campaign": self.campaign,
+            "state": self.state,
+            "pause_reason": self.pause_reason,
+            "since": iso(self.since),
+            "call_id": self.call_id,
+            "wrap_seconds_left": self.wrap_seconds_left,
+            "call": None if self.routed is None else _routed_dict(self.routed),
+            "campaigns": list(self.campaigns),
+            "pause_reasons": list(self.pause_reasons),
+        }
+
+
+def _routed_dict(routed: RoutedCall) -> dict[str, Any]:
+    return {
+        "campaign": routed.campaign,
+        "call_id": routed.call_id,
+        "case_id": routed.case_id,
+        "bridged_at": iso(routed.bridged_at),
+        "ended_at": iso(routed.ended_at),
+        "active": routed.ended_at is None,
+        "recorded": list(routed.recorded),
+    }
+
+
+def collector_id_of(who: Principal) -> str:
+    if who.role != "collector" or who.user.collector is None:
+        raise WebError(403, "collectors only")
+    return who.user.collector
+
+
+def view(ctx: WebContext, who: Principal) -> CollectorView:
+    collector_id = collector_id_of(who)
+    ctx.hub.track(collector_id)
+    campaigns = tuple(c.name for c in ctx.daemon.settings.campaigns if c.name in ctx.daemon.runners)
+    found = ctx.locate(collector_id)
+    campaign = found[0] if found else None
+    reasons_from = campaign or (campaigns[0] if campaigns else None)
+    reasons = tuple(ctx.campaign_settings(reasons_from).pause_reasons) if reasons_from else ()
+    if found is None:
+        return CollectorView(
+            who.username, collector_id, None, _S.LOGGED_OUT.value, None, None, None, None,
+            ctx.hub.routed.get(collector_id), campaigns, reasons,
+        )  # fmt: skip
+    name, collector = found
+    wrap_left = None
+    auto = ctx.runner(name).engine.config.auto_ready_after_wrap
+    if collector.state is _S.WRAP_UP and collector.wrap_started_at is not None and auto is not None:
+        left = collector.wrap_started_at + auto - ctx.now()
+        wrap_left = max(0.0, ctx.daemon.clock.real_seconds(left))
+    return CollectorView(
+        who.username,
+        collector_id,
+        name,
+        collector.state.value,
+        collector.pause_reason,
+        collector.since,
+        collector.call_id,
+        wrap_left,
+        ctx.hub.routed.get(collector_id),
+        campaigns,
+        reasons,
+    )
+
+
+def go_ready(ctx: WebContext, who: Principal, campaign: str | None) -> str:
+    """Log in to `campaign` (default: the first) if not logged in anywhere, else be ready
+    again after a pause or wrap-up. Returns the campaign."""
+    collector_id = collector_id_of(who)
+    ctx.hub.track(collector_id)
+    found = ctx.locate(collector_id)
+    if found is None:
+        name = campaign or next(iter(ctx.daemon.runners), None)
+        if name is None:
+            raise WebError(409, "no campaign is running")
+        ctx.campaign_settings(name)
+        runner = ctx.runner(name)
+        if who.user.collector_row is not None:
+            runner.register_collector(collector_id, who.user.collector_row)
+        runner.push(CollectorLoggedIn(collector_id, who.user.team, who.user.skills))
+        return name
+    name, collector = found
+    if campaign is not None and campaign != name:
+        raise WebError(409, f"logged in to campaign {name!r}; leave it first")
+    if collector.state not in READYABLE:
+        raise WebError(409, f"cannot go ready while {collector.state.value}")
+    if collector.state is not _S.READY:
+        ctx.runner(name).push(CollectorReady(collector_id))
+    return name
+
+
+def pause(ctx: WebContext, who: Principal, reason: str) -> str:
+    collector_id = collector_id_of(who)
+    found = ctx.locate(collector_id)
+    if found is None:
+        raise WebError(409, "not logged in to a campaign")
+    name, collector = found
+    allowed = ctx.campaign_settings(name).pause_reasons
+    if reason not in allowed:
+        raise WebError(422, f"pause reason must be one of: {', '.join(allowed)}")
+    if collector.state not in PAUSABLE:
+        raise WebError(409, f"cannot pause while {collector.state.value}")
+    ctx.runner(name).push(CollectorPaused(collector_id, reason))
+    return name
+
+
+def leave(ctx: WebContext, who: Principal) -> str:
+    collector_id = collector_id_of(who)
+    found = ctx.locate(collector_id)
+    if found is None:
+        raise WebError(409, "not logged in to a campaign")
+    name, collector = found
+    if collector.state not in LEAVABLE:
+        raise WebError(409, f"cannot leave the campaign while {collector.state.value}")
+    ctx.runner(name).push(CollectorLoggedOut(collector_id))
+    return name
+
+
+def leave_quietly(ctx: WebContext, who: Principal) -> None:
+    """Logging out of the web: leave the campaign too, where the state allows it (a
+    collector on a call stays until the call ends)."""
+    if who.role != "collector" or who.user.collector is None:
+        return
+    found = ctx.locate(who.user.collector)
+    if found is not None and found[1].state in LEAVABLE:
+        ctx.runner(found[0]).push(CollectorLoggedOut(who.user.collector))
+
+
+async def hang_up(ctx: WebContext, who: Principal) -> str:
+    collector_id = collector_id_of(who)
+    found = ctx.locate(collector_id)
+    if found is None or found[1].state is not _S.ON_CALL or found[1].call_id is None:
+        raise WebError(409, "no call to hang up")
+    name, collector = found
+    assert collector.call_id is not None
+    await ctx.runner(name).trunk.hangup(collector.call_id)
+    return collector.call_id
+
+
+async def case_screen(ctx: WebContext, who: Principal, case_id: int) -> CaseScreen:
+    """The case, if `who` may see it: a collector the case of the call routed to them or
+    of one of their callbacks; a manager the cases of their campaigns."""
+    async with ctx.sessions() as db:
+        repo = WebRepository(db)
+        if who.role == "collector":
+            collector_id = collector_id_of(who)
+            routed = ctx.hub.routed.get(collector_id)
+            allowed = routed is not None and routed.case_id == case_id
+            if not allowed and who.user.collector_row is not None:
+                allowed = await repo.has_callback(who.user.collector_row, case_id)
+            if not allowed:
+                raise WebError(403, "this case was not routed to you")
+            screen = await repo.case_screen(case_id)
+        else:
+            screen = await repo.case_screen(case_id)
+            if screen is not None and screen.campaign not in ctx.visible_campaigns(who):
+                raise WebError(403, "not one of your campaigns")
+    if screen is None:
+        raise WebError(404, f"no case {case_id}")
+    return screen
+
+
+async def callbacks(ctx: WebContext, who: Principal) -> list[CallbackLine]:
+    """The collector's callbacks from an hour ago on, soonest first."""
+    if who.user.collector_row is None:
+        return []
+    since = datetime.fromtimestamp(ctx.now() - 3600, UTC)
+    async with ctx.sessions() as db:
+        return await WebRepository(db).callbacks(who.user.collector_row, since)
+
+
+def case_dict(screen: CaseScreen) -> dict[str, Any]:
+    """The screen pop as JSON: the masked name and numbers only, never the clear ones."""
+    detail, case = screen.detail, screen.detail.case
+    return {
+        "id": detail.id,
+        "campaign": screen.campaign,
+        "display_name": detail.display_name_masked,
+        "balance": str(case.balance),
+        "currency": detail.currency,
+        "days_past_due": case.days_past_due,
+        "bucket": detail.bucket.value,
+        "status": detail.status.value,
+        "flags": sorted(str(flag) for flag in case.flags),
+        "numbers": [{"number": mask_phone(n.e164), "type": n.type.value} for n in case.numbers],
+        "owner": case.owner,
+        "team": case.team,
+        "skills": sorted(case.skills),
+        "contacts": [
+            {
+                "at": c.dialed_at.isoformat(timespec="seconds"),
+                "outcome": c.outcome,
+                "talk_seconds": c.talk_seconds,
+                "collector": c.collector,
+            }
+            for c in screen.contacts
+        ],
+        "promises": [
+            {
+                "amount": str(p.amount),
+                "date": p.promise_date.isoformat() if p.promise_date else None,
+                "recorded_at": p.created_at.isoformat(timespec="seconds"),
+            }
+            for p in screen.promises
+        ],
+        "notes": [
+            {"at": n.created_at.isoformat(timespec="seconds"), "kind": n.kind.value, "note": n.note}
+            for n in screen.notes
+        ],
+    }

@@ -1,0 +1,243 @@
+"""What every web module shares: the daemon, the events hub, templates, the session signer,
+and the request dependencies that say who is asking (and refuse who may not)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dialer.domain.agents import Collector, CollectorState
+from dialer.logs import event
+from dialer.settings import CampaignSettings
+from dialer.store.web_repo import UserInfo, UserRepository
+from dialer.web.auth import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    LoginThrottle,
+    Passwords,
+    Session,
+    SessionSigner,
+    csrf_ok,
+    fingerprint,
+)
+from dialer.web.events_hub import EventsHub
+
+if TYPE_CHECKING:
+    from dialer.daemon import Daemon
+    from dialer.runner import CampaignRunner
+
+log = logging.getLogger(__name__)
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MANAGER_ROLES = frozenset({"manager", "admin"})
+
+
+class WebError(Exception):
+    """A refusal with an HTTP status and a reason fit to show (no debtor data in it)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class LoginRequired(WebError):
+    def __init__(self) -> None:
+        super().__init__(401, "log in first")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user: UserInfo
+    session: Session
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    @property
+    def is_manager(self) -> bool:
+        return self.user.role in MANAGER_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """A campaign's pacing settings as a manager sets them."""
+
+    mode: str
+    ratio: float
+    target_abandon_rate: float
+    max_lines_per_collector: float
+
+    @property
+    def spec(self) -> str:
+        return f"ratio:{self.ratio:g}" if self.mode == "ratio" else self.mode
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class WebContext:
+    daemon: Daemon
+    hub: EventsHub
+    templates: Jinja2Templates
+    signer: SessionSigner
+    passwords: Passwords = field(default_factory=Passwords)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    pacing: dict[str, Pacing] = field(default_factory=dict)  # changed at run time
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self.daemon.sessions
+
+    def now(self) -> float:
+        return self.daemon.clock.now()
+
+    def utcnow(self) -> datetime:
+        return datetime.fromtimestamp(self.daemon.clock.now(), UTC)
+
+    def campaign_settings(self, name: str) -> CampaignSettings:
+        for campaign in self.daemon.settings.campaigns:
+            if campaign.name == name:
+                return campaign
+        raise WebError(404, f"no campaign named {name!r}")
+
+    def runner(self, name: str) -> CampaignRunner:
+        runner = self.daemon.runners.get(name)
+        if runner is None:
+            raise WebError(404, f"no running campaign named {name!r}")
+        return runner
+
+    def locate(self, collector_id: str) -> tuple[str, Collector] | None:
+        """The campaign a collector is logged in to, and their state there."""
+        for name, runner in self.daemon.runners.items():
+            collector = runner.engine.collectors.get(collector_id)
+            if collector is not None and collector.state is not CollectorState.LOGGED_OUT:
+                return name, collector
+        return None
+
+    def visible_campaigns(self, principal: Principal) -> list[str]:
+        """Campaigns a manager sees (all for an admin; none for a collector)."""
+        if not principal.is_manager:
+            return []
+        return [
+            c.name
+            for c in self.daemon.settings.campaigns
+            if c.name in self.daemon.runners
+            and (principal.role == "admin" or not c.managers or principal.username in c.managers)
+        ]
+
+    def require_campaign(self, principal: Principal, name: str) -> CampaignSettings:
+        if not principal.is_manager:
+            raise WebError(403, "managers only")
+        settings = self.campaign_settings(name)
+        if name not in self.visible_campaigns(principal):
+            if name not in self.daemon.runners:
+                raise WebError(404, f"no running campaign named {name!r}")
+            raise WebError(403, "not one of your campaigns")
+        return settings
+
+
+def new_context(daemon: Daemon) -> WebContext:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    web = daemon.settings.web
+    secret = web.session_secret
+    if not secret:
+        secret = secrets.token_urlsafe(32)
+        event(log, "web.ephemeral_session_secret", logging.WARNING, hint="set web.session_secret")
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(), enable_async=False
+    )
+    templates = Jinja2Templates(env=env)
+    context = WebContext(
+        daemon=daemon,
+        hub=EventsHub(lambda _cid: None),
+        templates=templates,
+        signer=SessionSigner(secret, web.session_max_age),
+    )
+    context.hub = EventsHub(context.locate)
+    return context
+
+
+def context_of(request: Request) -> WebContext:
+    ctx: WebContext = request.app.state.web
+    return ctx
+
+
+async def principal_or_none(request: Request) -> Principal | None:
+    ctx = context_of(request)
+    session = ctx.signer.read(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        return None
+    async with ctx.sessions() as db:
+        user = await UserRepository(db).get(session.username)
+    if user is None or fingerprint(user.password_hash) != session.fingerprint:
+        return None
+    return Principal(user, session)
+
+
+async def principal(request: Request) -> Principal:
+    found = await principal_or_none(request)
+    if found is None:
+        raise LoginRequired()
+    return found
+
+
+async def collector(request: Request) -> Principal:
+    found = await principal(request)
+    if found.role != "collector" or found.user.collector is None:
+        raise WebError(403, "collectors only")
+    return found
+
+
+async def manager(request: Request) -> Principal:
+    found = await principal(request)
+    if not found.is_manager:
+        raise WebError(403, "managers only")
+    return found
+
+
+async def admin(request: Request) -> Principal:
+    found = await principal(request)
+    if found.role != "admin":
+        raise WebError(403, "admins only")
+    return found
+
+
+async def check_csrf(request: Request, who: Principal) -> None:
+    """Refuse a state-changing request without the session's CSRF token."""
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    if not csrf_ok(who.session, given):
+        raise WebError(403, "missing or wrong CSRF token; reload the page")
+
+
+async def form_fields(request: Request) -> dict[str, Any]:
+    """The submitted form as plain strings (files are refused)."""
+    form = await request.form()
+    fields: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            raise WebError(400, f"field {key!r}: files are not accepted")
+        fields[key] = value
+    return fields
