@@ -29,6 +29,7 @@ class PacingInputs:
     waiting: int  # answered live, waiting for a collector
     max_in_flight: int  # hard cap: max lines per collector x available collectors
     draining: bool = False
+    connect_grace: float = 2.0  # seconds an answered call may wait for a collector
 
     @property
     def in_flight(self) -> int:

@@ -1,0 +1,197 @@
+"""The abandonment budget: the ledger per campaign and the controller that spends it.
+
+:class:`AbandonLedger` counts live answers and drops over the compliance window (30 days
+rolling under US TSR, 24 hours under UK Ofcom, the shift in a simulation) in one-minute
+buckets. A daemon that shares a campaign with others feeds it the store's totals with
+:meth:`AbandonLedger.sync`; events seen locally after the sync are added on top.
+
+:class:`ThresholdController` steers the predictive pacer's risk threshold lambda so the
+window's abandon rate lands just under the target: the target less a noise margin of
+``margin_sigmas`` standard deviations of the rate, sqrt(cap (1 - cap) / expected live
+answers in the window). It is a PI controller on log lambda whose error is the budget
+surplus S = target x live answers - drops (in drops): the proportional part reacts to S
+(clipped, so a large surplus or debt cannot drive lambda to its bounds at once), the
+integral part learns the base level of lambda slowly, and stops integrating while lambda
+sits at a bound (anti-windup). When the budget is spent (one more drop would put the
+window over the cap, less a slack that shrinks to nothing as a shift runs out) the pacer
+falls back to progressive until it recovers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["AbandonLedger", "BudgetState", "ThresholdController"]
+
+
+class AbandonLedger:
+    """Live answers and drops over a window of ``window_seconds`` (None: since the start)."""
+
+    BUCKET = 60.0
+
+    def __init__(self, window_seconds: float | None = None) -> None:
+        if window_seconds is not None and not window_seconds > 0:
+            raise ValueError(f"window_seconds must be > 0, got {window_seconds!r}")
+        self.window_seconds = window_seconds
+        self._buckets: deque[list[float]] = deque()  # [start, live, drops]
+        self._live = 0
+        self._drops = 0
+        self._base_live = 0
+        self._base_drops = 0
+        self.started: float | None = None
+
+    def _bucket(self, now: float) -> list[float]:
+        if self.started is None:
+            self.started = now
+        start = math.floor(now / self.BUCKET) * self.BUCKET
+        if not self._buckets or self._buckets[-1][0] < start:
+            self._buckets.append([start, 0.0, 0.0])
+        self._expire(now)
+        return self._buckets[-1]
+
+    def _expire(self, now: float) -> None:
+        if self.window_seconds is None:
+            return
+        while self._buckets and self._buckets[0][0] + self.BUCKET <= now - self.window_seconds:
+            _, live, drops = self._buckets.popleft()
+            self._live -= int(live)
+            self._drops -= int(drops)
+
+    def record_live(self, now: float) -> None:
+        self._bucket(now)[1] += 1
+        self._live += 1
+
+    def record_drop(self, now: float) -> None:
+        self._bucket(now)[2] += 1
+        self._drops += 1
+
+    def sync(self, live: int, drops: int, now: float) -> None:
+        """Authoritative window totals from the store (every daemon's calls, this one's
+        included up to ``now``): local counts restart from here."""
+        if live < 0 or drops < 0:
+            raise ValueError("ledger totals must be >= 0")
+        self._base_live, self._base_drops = int(live), int(drops)
+        self._buckets.clear()
+        self._live = self._drops = 0
+        if self.started is None:
+            self.started = now
+
+    def totals(self, now: float) -> tuple[int, int]:
+        """(live answers, drops) in the window ending now."""
+        self._expire(now)
+        return self._base_live + self._live, self._base_drops + self._drops
+
+    def live_rate(self, now: float) -> float:
+        """Live answers per second seen locally (for the expected size of the window)."""
+        if self.started is None or now <= self.started:
+            return 0.0
+        span = now - self.started
+        if self.window_seconds is not None:
+            span = min(span, self.window_seconds)
+        return self._live / span if span > 0 else 0.0
+
+
+@dataclass(slots=True)
+class BudgetState:
+    """What the controller knows at one decision (for the decision record and metrics)."""
+
+    live: int
+    drops: int
+    cap: float
+    target: float  # the rate aimed at: the manager's target less the noise margin
+    margin: float
+    surplus: float  # target x live - drops
+    spent: bool
+
+    @property
+    def remaining_ratio(self) -> float:
+        """Share of the legal allowance (cap x live answers) not yet used, 0..1."""
+        if self.live <= 0:
+            return 1.0
+        allowance = self.cap * self.live
+        return min(1.0, max(0.0, (allowance - self.drops) / allowance))
+
+
+class ThresholdController:
+    """PI control of log lambda on the budget surplus (see the module docstring)."""
+
+    def __init__(
+        self,
+        cap: float,
+        target: float | None = None,
+        initial: float = 0.08,
+        low: float = 0.002,
+        high: float = 0.6,
+        kp: float = 0.25,
+        ki: float = 0.0015,
+        surplus_clip: float = 5.0,
+        margin_sigmas: float = 2.0,
+        spent_guard: float = 1.0,
+        spent_sigmas: float = 2.0,
+    ) -> None:
+        if not 0.0 < cap < 1.0:
+            raise ValueError(f"abandon cap must be in (0, 1), got {cap!r}")
+        self.cap = cap
+        self.target = cap if target is None else self.check_target(target)
+        if not 0.0 < low < initial < high < 1.0:
+            raise ValueError("need 0 < low < initial < high < 1 for the threshold")
+        self.low, self.high = math.log(low), math.log(high)
+        self.base = math.log(initial)  # the integral part: log lambda at zero surplus
+        self.kp, self.ki = kp, ki
+        self.surplus_clip = surplus_clip
+        self.margin_sigmas = margin_sigmas
+        self.spent_guard = spent_guard
+        self.spent_sigmas = spent_sigmas
+        self.log_lambda = self.base
+        self._last_live = 0
+
+    def check_target(self, target: float) -> float:
+        t = float(target)
+        if not math.isfinite(t) or t <= 0.0:
+            raise ValueError(f"target abandon rate must be > 0, got {target!r}")
+        if t > self.cap:
+            raise ValueError(
+                f"target abandon rate {t:g} is above the compliance cap {self.cap:g}: "
+                "the profile's cap is a legal limit"
+            )
+        return t
+
+    @property
+    def threshold(self) -> float:
+        return math.exp(self.log_lambda)
+
+    def state(
+        self, live: int, drops: int, expected_live: float, progress: float = 1.0
+    ) -> BudgetState:
+        """The budget now; ``expected_live`` is the expected live answers in the window,
+        ``progress`` how much of the window has passed (1 for a full rolling window).
+
+        The budget is spent when one more drop would put the window over the cap, less a
+        slack for what is still to come: early in a shift an excess of a few drops is
+        recovered by the rest of it (the controller does that), so the slack starts at
+        ``spent_sigmas`` standard deviations of the window's drop count and shrinks to
+        nothing at the window's end."""
+        n = max(expected_live, float(live), 1.0)
+        margin = self.margin_sigmas * math.sqrt(self.cap * (1.0 - self.cap) / n)
+        aim = max(self.target - margin, 0.25 * self.target)
+        surplus = aim * live - drops
+        remaining = min(1.0, max(0.0, 1.0 - progress))
+        slack = self.spent_sigmas * math.sqrt(self.cap * (1.0 - self.cap) * n) * remaining
+        spent = drops + self.spent_guard > self.cap * live + slack
+        return BudgetState(live, drops, self.cap, aim, margin, surplus, spent)
+
+    def update(self, budget: BudgetState) -> float:
+        """Move lambda for the budget now; returns the new threshold."""
+        new_live = budget.live - self._last_live
+        self._last_live = budget.live
+        s = max(-self.surplus_clip, min(self.surplus_clip, budget.surplus))
+        if new_live > 0:
+            step = self.ki * s * new_live
+            # Anti-windup: no integration further into a bound lambda already sits at.
+            out = self.base + self.kp * s
+            if not ((out >= self.high and step > 0) or (out <= self.low and step < 0)):
+                self.base = min(self.high, max(self.low, self.base + step))
+        self.log_lambda = min(self.high, max(self.low, self.base + self.kp * s))
+        return self.threshold

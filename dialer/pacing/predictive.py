@@ -1,0 +1,345 @@
+"""The predictive pacer: the agent-availability model with an abandonment budget (DESIGN §4).
+
+At each decision (every engine event and tick):
+
+1. busy collectors' chances of being free within each horizon node (:class:`BusyTable`,
+   from the fitted talk and wrap-up distributions and their elapsed times);
+2. ringing calls' chances of a live answer within each node, given how long they have rung
+   (:class:`RingModel`, from the answer probability and the delay curves);
+3. the drop risk of the n-th new call (:func:`risk.risk_curve`); the pacer launches the
+   largest n whose risk stays under lambda and launches one more with the fractional
+   probability (lambda - risk_n) / (risk_n+1 - risk_n), against a uniform draw kept until
+   a call is launched, so waiting between events does not turn a fraction into a certainty;
+4. lambda comes from :class:`budget.ThresholdController`, which spends the abandonment
+   budget of the ledger's window; a spent budget means progressive until it recovers;
+5. everything is learned online (:mod:`dialer.pacing.estimators`); until enough has been
+   seen the pacer runs progressive.
+
+Every decision carries an explanation (:mod:`dialer.pacing.explain`) in ``detail``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from dialer.pacing.base import EngineView, Pacer, PacingDecision, PacingInputs
+from dialer.pacing.budget import AbandonLedger, BudgetState, ThresholdController
+from dialer.pacing.distributions import Distribution, Exponential, Fixed, FloatArray, LogNormal
+from dialer.pacing.estimators import EmpiricalDelay, GammaFit, HourlyAnswerRate
+from dialer.pacing.explain import decision_record
+from dialer.pacing.risk import (
+    BoolArray,
+    BusyTable,
+    Moments,
+    RingModel,
+    horizon_nodes,
+    node_weights,
+    risk_curve,
+)
+from dialer.pacing.talkmodel import TalkModel
+
+__all__ = ["PredictivePacer"]
+
+SHIFT_SECONDS = 8 * 3600.0
+BINNED_ABOVE = 200  # busy collectors / ringing calls: above this, moments from binned counts
+
+
+class PredictivePacer(Pacer):
+    """Model-based pacing under an abandonment cap; see the module docstring.
+
+    ``abandon_cap``: the compliance profile's cap; ``target_abandon_rate`` (<= cap): the
+    manager's target, default the cap; ``window_seconds``: the ledger window (default one
+    8-hour shift; 30 days under US TSR, 24 h under UK Ofcom); ``rolling``: drop events older
+    than the window (else count from the start, as for a shift); ``connect_grace``: seconds
+    an answered call may wait for a collector; ``max_lines_per_collector``.
+    """
+
+    name = "predictive"
+    periodic = True
+
+    _OPTIONS = frozenset(
+        {
+            "target_abandon_rate",
+            "max_lines_per_collector",
+            "window_seconds",
+            "rolling",
+            "min_live_answers",
+            "min_talks",
+            "answer_quantile",
+            "margin_sigmas",
+            "exact_max",
+            "initial_threshold",
+            "forgetting",
+            "kp",
+            "spent_guard",
+            "spent_sigmas",
+            "recompute_after",
+            "ki",
+        }
+    )
+
+    def __init__(self, abandon_cap: float = 0.03, **options: Any) -> None:
+        unknown = set(options) - self._OPTIONS
+        if unknown:
+            raise ValueError(f"predictive has no settings {sorted(unknown)}")
+        self.abandon_cap = float(abandon_cap)
+        self.controller = ThresholdController(
+            self.abandon_cap,
+            initial=float(options.get("initial_threshold", 0.012)),
+            margin_sigmas=float(options.get("margin_sigmas", 1.0)),
+            kp=float(options.get("kp", 0.25)),
+            ki=float(options.get("ki", 0.0015)),
+            spent_guard=float(options.get("spent_guard", 1.0)),
+            spent_sigmas=float(options.get("spent_sigmas", 2.0)),
+        )
+        self.max_lines_per_collector = 3.0
+        self.window_seconds = float(options.get("window_seconds", SHIFT_SECONDS))
+        rolling = bool(options.get("rolling", False))
+        self.ledger = AbandonLedger(self.window_seconds if rolling else None)
+        self.connect_grace = 2.0  # the engine's, from PacingInputs
+        self.min_live_answers = int(options.get("min_live_answers", 50))
+        self.min_talks = int(options.get("min_talks", 30))
+        self.answer_quantile = float(options.get("answer_quantile", 0.75))
+        self.exact_max = int(options.get("exact_max", 24))
+        forgetting = float(options.get("forgetting", 0.998))
+        self.answer_rate = HourlyAnswerRate(1.0, 3.0, forgetting, min_obs=200.0)
+        self.talk = TalkModel(LogNormal(180.0, 1.0), window=1000, refit_every=100)
+        self.wrap = GammaFit(Fixed(0.0))
+        self.answer_delay = EmpiricalDelay(window=2000, fallback=Exponential(15.0))
+        self.failure_delay = EmpiricalDelay(window=2000, fallback=Exponential(15.0))
+        self.live_answers = 0
+        self.talks = 0
+        self._nodes = horizon_nodes()
+        self._busy: BusyTable | None = None
+        self._ring: RingModel | None = None
+        self._weights: FloatArray | None = None
+        self._p = float("nan")
+        self._resolved_since_refresh = 0
+        self._u: float | None = None  # the draw the fractional call is compared with
+        self._last_key: tuple[int, ...] | None = None
+        self._last_full = -math.inf
+        self.recompute_after = float(options.get("recompute_after", 1.0))
+        self.budget: BudgetState | None = None
+        self.predicted_free = 0.0
+        self.last_record: dict[str, Any] = {}
+        if "target_abandon_rate" in options or "max_lines_per_collector" in options:
+            self.configure(
+                **{
+                    k: options[k]
+                    for k in ("target_abandon_rate", "max_lines_per_collector")
+                    if k in options
+                }
+            )
+
+    # ----- settings -----------------------------------------------------------------------
+
+    def configure(self, **params: Any) -> None:
+        """Live settings: ``target_abandon_rate`` (never above the cap: ValueError with the
+        reason) and ``max_lines_per_collector`` (>= 1)."""
+        target = params.pop("target_abandon_rate", None)
+        lines = params.pop("max_lines_per_collector", None)
+        super().configure(**params)
+        if lines is not None:
+            value = float(lines)
+            if not math.isfinite(value) or value < 1.0:
+                raise ValueError(f"max_lines_per_collector must be >= 1, got {lines!r}")
+        if target is not None:
+            self.controller.target = self.controller.check_target(target)
+        if lines is not None:
+            self.max_lines_per_collector = value
+
+    # ----- metrics ------------------------------------------------------------------------
+
+    @property
+    def threshold(self) -> float:
+        """lambda: the drop risk a new call may carry (``dialer_pacing_threshold``)."""
+        return self.controller.threshold
+
+    @property
+    def budget_remaining_ratio(self) -> float:
+        """``dialer_abandon_budget_remaining_ratio``: unspent share of cap x live answers."""
+        return 1.0 if self.budget is None else self.budget.remaining_ratio
+
+    # ----- observations -------------------------------------------------------------------
+
+    def observe_dial_resolved(self, delay: float, live_answer: bool, now: float) -> None:
+        self.answer_rate.update(live_answer, _hour(now))
+        if live_answer:
+            self.answer_delay.observe(delay)
+            self.live_answers += 1
+            self.ledger.record_live(now)
+        else:
+            self.failure_delay.observe(delay)
+        self._resolved_since_refresh += 1
+
+    def observe_talk(self, seconds: float, now: float) -> None:
+        self.talk.observe(seconds)
+        self.talks += 1
+
+    def observe_wrap(self, seconds: float, now: float) -> None:
+        self.wrap.observe(seconds)
+
+    def observe_abandon(self, now: float) -> None:
+        self.ledger.record_drop(now)
+
+    def sync_ledger(self, live: int, drops: int, now: float) -> None:
+        """Window totals from the store (all daemons sharing the campaign)."""
+        self.ledger.sync(live, drops, now)
+
+    # ----- the decision -------------------------------------------------------------------
+
+    def decide(
+        self, inputs: PacingInputs, view: EngineView, rng: np.random.Generator
+    ) -> PacingDecision:
+        if inputs.available <= 0 or inputs.draining:
+            self.predicted_free = 0.0
+            return PacingDecision(0, "no collector available")
+        room = (
+            min(
+                inputs.max_in_flight,
+                int(self.max_lines_per_collector * inputs.available + 1e-9),
+            )
+            - inputs.in_flight
+        )
+        progressive = max(0, min(inputs.ready - inputs.in_flight, room))
+        if self.live_answers < self.min_live_answers or self.talks < self.min_talks:
+            self.predicted_free = float(inputs.ready)
+            return PacingDecision(progressive, "learning: progressive until enough calls seen")
+        now = inputs.now
+        key = (
+            inputs.ready,
+            inputs.reserved,
+            inputs.on_call,
+            inputs.wrap_up,
+            inputs.paused,
+            inputs.dialing,
+            inputs.ringing,
+            inputs.waiting,
+            inputs.max_in_flight,
+        )
+        if key == self._last_key and now - self._last_full < self.recompute_after:
+            # Nothing happened since a decision that launched nothing: on a tick, the risks
+            # only drift with elapsed times, so recompute at most every `recompute_after` s.
+            return PacingDecision(0, "unchanged since the last decision", detail=self.last_record)
+        live, drops = self.ledger.totals(now)
+        expected = self.ledger.live_rate(now) * self.window_seconds
+        # A rolling window is always full (the store's history); a shift runs out.
+        started = self.ledger.started if self.ledger.started is not None else now
+        rolling = self.ledger.window_seconds is not None
+        progress = 1.0 if rolling else (now - started) / self.window_seconds
+        budget = self.controller.state(live, drops, expected, progress)
+        self.budget = budget
+        lam = self.controller.update(budget)
+        if budget.spent:
+            self.predicted_free = float(inputs.ready)
+            return PacingDecision(
+                progressive,
+                "abandon budget spent: progressive until it recovers",
+                detail={"threshold": lam, "budget_remaining_ratio": budget.remaining_ratio},
+            )
+        if room <= 0:
+            return PacingDecision(0, "at the line limit")
+
+        elapsed, in_wrap = view.busy_elapsed(now)
+        ring_elapsed = view.ringing_elapsed(now)
+        self.connect_grace = inputs.connect_grace
+        busy_table, ring = self._models(elapsed, in_wrap)
+        assert self._weights is not None
+        p = self.answer_rate.quantile(_hour(now), self.answer_quantile)
+        self._p = p
+        capacity = inputs.ready + elapsed.size - inputs.waiting
+        still_busy: FloatArray | Moments
+        ringing: FloatArray | Moments
+        if elapsed.size + ring_elapsed.size <= self.exact_max:
+            still_busy = 1.0 - busy_table(elapsed, in_wrap)
+            ringing = ring(ring_elapsed, p)
+            free_soon = float(elapsed.size - (still_busy @ self._weights).sum())
+        else:  # moments only; binned by elapsed time for large teams
+            if elapsed.size > BINNED_ABOVE:
+                still_busy = busy_table.moments(elapsed, in_wrap)
+            else:
+                still_busy = Moments.of(1.0 - busy_table(elapsed, in_wrap))
+            if ring_elapsed.size > BINNED_ABOVE:
+                ringing = ring.moments(ring_elapsed, p)
+            else:
+                ringing = Moments.of(ring(ring_elapsed, p))
+            free_soon = float(elapsed.size - still_busy.mean @ self._weights)
+        curve = risk_curve(
+            still_busy,
+            ringing,
+            ring.new_call(p),
+            self._weights,
+            capacity,
+            room + 1,
+            stop_at=lam,
+            exact_max=self.exact_max,
+        )
+        risk = curve.risk
+        n = int(np.searchsorted(risk, lam, side="left"))  # risks are non-decreasing
+        n = min(n, room)
+        fraction = 0.0
+        if n < room and n < risk.size:
+            below = float(risk[n - 1]) if n > 0 else 0.0
+            span = float(risk[n]) - below
+            fraction = (lam - below) / span if span > 0 else 0.0
+            if self._u is None:
+                self._u = float(rng.random())
+            if self._u < fraction:
+                n += 1
+        if n > 0:
+            self._u = None
+            self._last_key = None
+        else:
+            self._last_key, self._last_full = key, now
+        self.predicted_free = inputs.ready + free_soon
+        record = decision_record(
+            inputs,
+            elapsed,
+            in_wrap,
+            ring_elapsed,
+            risk,
+            n,
+            fraction,
+            lam,
+            budget,
+            self._estimates(),
+            self.predicted_free,
+            curve.exact,
+        )
+        self.last_record = record
+        return PacingDecision(n, record["why"], detail=record)
+
+    def _estimates(self) -> dict[str, float]:
+        talk = self._busy.talk if self._busy is not None else self.talk.prior
+        wrap = self._busy.wrap if self._busy is not None else self.wrap.prior
+        return {
+            "p_answer": self._p,
+            "talk_mean": talk.mean(),
+            "wrap_mean": wrap.mean(),
+            "answer_delay_mean": self.answer_delay.mean(),
+        }
+
+    def _models(self, elapsed: FloatArray, in_wrap: BoolArray) -> tuple[BusyTable, RingModel]:
+        talk_in_progress = elapsed[~in_wrap] if elapsed.size else elapsed
+        talk: Distribution = self.talk.distribution(talk_in_progress)
+        wrap = self.wrap.distribution()
+        busy = self._busy
+        if (
+            busy is None
+            or busy.talk != talk
+            or busy.wrap != wrap
+            or busy.grace != self.connect_grace
+        ):
+            busy = self._busy = BusyTable(talk, wrap, self.connect_grace, self._nodes)
+        if self._ring is None or self._resolved_since_refresh >= 50:
+            self._ring = RingModel(self.answer_delay, self.failure_delay, self._nodes)
+            self._weights = node_weights(self.answer_delay)
+            self._resolved_since_refresh = 0
+        return busy, self._ring
+
+
+def _hour(now: float) -> int:
+    return int(now // 3600.0) % 24

@@ -1,0 +1,102 @@
+"""The abandonment ledger and the controller that steers the risk threshold."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dialer.pacing.budget import AbandonLedger, ThresholdController
+
+
+def test_ledger_counts_since_start_without_a_window() -> None:
+    ledger = AbandonLedger()
+    for i in range(100):
+        ledger.record_live(float(i))
+    ledger.record_drop(50.0)
+    assert ledger.totals(10_000.0) == (100, 1)
+    assert ledger.live_rate(100.0) == pytest.approx(1.0)
+
+
+def test_rolling_window_forgets_old_minutes() -> None:
+    ledger = AbandonLedger(window_seconds=3600.0)
+    ledger.record_live(0.0)
+    ledger.record_drop(0.0)
+    ledger.record_live(1800.0)
+    assert ledger.totals(1800.0) == (2, 1)
+    # The first minute's bucket leaves the window once it is entirely older than an hour.
+    assert ledger.totals(3600.0 + 61.0) == (1, 0)
+
+
+def test_sync_takes_the_store_totals_and_adds_local_events_after_it() -> None:
+    ledger = AbandonLedger(window_seconds=86_400.0)
+    ledger.record_live(0.0)
+    ledger.sync(live=1000, drops=20, now=10.0)  # all daemons, this one's call included
+    ledger.record_live(11.0)
+    ledger.record_drop(12.0)
+    assert ledger.totals(13.0) == (1001, 21)
+    with pytest.raises(ValueError):
+        ledger.sync(live=-1, drops=0, now=14.0)
+
+
+def drive(controller: ThresholdController, rate: float, answers: int) -> float:
+    """Feed live answers with drops at ``rate`` (evenly spread); return lambda."""
+    drops = 0.0
+    lam = controller.threshold
+    for live in range(1, answers + 1):
+        drops = math.floor(rate * live)
+        lam = controller.update(controller.state(live, int(drops), expected_live=answers))
+    return lam
+
+
+def test_lambda_falls_when_over_budget_and_rises_when_under() -> None:
+    start = ThresholdController(0.03).threshold
+    over = ThresholdController(0.03)
+    assert drive(over, 0.06, 400) < start
+    under = ThresholdController(0.03)
+    assert drive(under, 0.0, 400) > start
+
+
+def test_integral_stops_at_the_bounds() -> None:
+    controller = ThresholdController(0.03, low=0.002, initial=0.05, high=0.2)
+    lam = drive(controller, 0.0, 20_000)  # never a drop: lambda pinned at its upper bound
+    assert lam == pytest.approx(0.2)
+    assert controller.base <= math.log(0.2) + 1e-12
+    # Anti-windup: once drops come, lambda leaves the bound at once rather than after
+    # unwinding an integral that kept growing while it was pinned.
+    lam = controller.update(controller.state(20_001, 700, expected_live=20_000))
+    assert lam < 0.2
+
+
+def test_margin_shrinks_with_the_window_size() -> None:
+    controller = ThresholdController(0.03, margin_sigmas=2.0)
+    small = controller.state(100, 0, expected_live=600)
+    large = controller.state(100, 0, expected_live=60_000)
+    assert small.margin == pytest.approx(2.0 * math.sqrt(0.03 * 0.97 / 600))
+    assert large.target > small.target
+    assert large.target < 0.03
+
+
+def test_budget_spent_when_one_more_drop_would_break_the_cap() -> None:
+    controller = ThresholdController(0.03)
+    assert not controller.state(1000, 28, 1000).spent
+    assert controller.state(1000, 30, 1000).spent
+    assert controller.state(1000, 30, 1000).remaining_ratio == pytest.approx(0.0)
+    assert controller.state(1000, 15, 1000).remaining_ratio == pytest.approx(0.5)
+
+
+def test_target_never_above_the_cap() -> None:
+    controller = ThresholdController(0.03)
+    with pytest.raises(ValueError, match="above the compliance cap"):
+        controller.check_target(0.04)
+    assert controller.check_target(0.02) == 0.02
+    with pytest.raises(ValueError):
+        ThresholdController(0.03, target=0.05)
+
+
+def test_early_in_a_shift_a_small_excess_is_left_to_the_controller() -> None:
+    controller = ThresholdController(0.03, spent_sigmas=2.0)
+    # 5 drops on 100 live answers (5%): over the cap now, but 2,900 answers are to come.
+    assert not controller.state(100, 5, expected_live=3000, progress=0.05).spent
+    # The same excess at the end of the shift is final: progressive until it recovers.
+    assert controller.state(100, 5, expected_live=3000, progress=1.0).spent

@@ -1,0 +1,244 @@
+"""The predictive pacer: warm-up, never dialing without collectors, limits, live settings,
+the decision record."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dialer.domain.commands import Originate
+from dialer.domain.events import (
+    CallAnswered,
+    CasesSupplied,
+    CollectorLoggedIn,
+    CollectorPaused,
+)
+from dialer.domain.model import Case, DialTarget, PhoneNumber
+from dialer.engine import Engine, EngineConfig
+from dialer.pacing.base import PacingInputs
+from dialer.pacing.policies import make_pacer
+from dialer.pacing.predictive import PredictivePacer
+
+_WARM: dict[tuple[tuple[str, float | bool], ...], PredictivePacer] = {}
+
+
+def warmed(pacer: PredictivePacer | None = None, **options: float | bool) -> PredictivePacer:
+    """A pacer past the progressive warm-up (p = 0.3, talk ~ 180 s, models fitted); built
+    once per option set and copied, since the first fits take a moment."""
+    key = tuple(sorted(options.items()))
+    if key not in _WARM:
+        fresh = PredictivePacer(**options) if pacer is None else pacer
+        rng = np.random.default_rng(0)
+        for i in range(400):
+            fresh.observe_dial_resolved(float(rng.uniform(3, 20)), i % 10 < 3, 0.0)
+        for _ in range(60):
+            fresh.observe_talk(float(rng.exponential(180.0)), 0.0)
+            fresh.observe_wrap(float(rng.uniform(5, 15)), 0.0)
+        busy = np.array([10.0, 50.0])
+        view = View(busy, np.zeros(2, dtype=bool), np.array([1.0]))
+        fresh.decide(inputs(1, 2, 1), view, rng)  # fit the models now
+        _WARM[key] = fresh
+    return copy.deepcopy(_WARM[key])
+
+
+class View:
+    def __init__(self, busy: np.ndarray, in_wrap: np.ndarray, ringing: np.ndarray) -> None:
+        self.busy, self.in_wrap, self.ringing = busy, in_wrap, ringing
+
+    def busy_elapsed(self, now: float) -> tuple[np.ndarray, np.ndarray]:
+        return self.busy, self.in_wrap
+
+    def ringing_elapsed(self, now: float) -> np.ndarray:
+        return self.ringing
+
+
+def inputs(
+    ready: int, busy: int, ringing: int, paused: int = 0, lines: float = 3.0, waiting: int = 0
+) -> PacingInputs:
+    available = ready + busy
+    return PacingInputs(
+        now=100.0,
+        logged_in=available + paused,
+        ready=ready,
+        reserved=0,
+        on_call=busy,
+        wrap_up=0,
+        paused=paused,
+        dialing=0,
+        ringing=ringing,
+        waiting=waiting,
+        max_in_flight=int(lines * available),
+    )
+
+
+def view_for(busy: int, ringing: int, rng: np.random.Generator) -> View:
+    return View(rng.uniform(0, 400, busy), np.zeros(busy, dtype=bool), rng.uniform(0, 20, ringing))
+
+
+def test_make_pacer_builds_it() -> None:
+    pacer = make_pacer("predictive", abandon_cap=0.03)
+    assert isinstance(pacer, PredictivePacer)
+    assert pacer.periodic
+    with pytest.raises(ValueError, match="no settings"):
+        make_pacer("predictive", bogus=1)
+
+
+def test_progressive_while_learning() -> None:
+    pacer = PredictivePacer()
+    rng = np.random.default_rng(0)
+    decision = pacer.decide(inputs(5, 5, 2), view_for(5, 2, rng), rng)
+    assert decision.launch == 3
+    assert "learning" in decision.reason
+
+
+def test_nothing_without_an_available_collector() -> None:
+    pacer = warmed()
+    rng = np.random.default_rng(0)
+    nobody = inputs(0, 0, 0)
+    assert pacer.decide(nobody, view_for(0, 0, rng), rng).launch == 0
+    all_paused = inputs(0, 0, 0, paused=10)
+    assert pacer.decide(all_paused, view_for(0, 0, rng), rng).launch == 0
+
+
+def cases(n: int) -> CasesSupplied:
+    return CasesSupplied(
+        tuple(
+            DialTarget(Case(f"case-{i}", (PhoneNumber(f"+1212555{i:04d}"),)), f"+1212555{i:04d}")
+            for i in range(n)
+        )
+    )
+
+
+def engine_with(pacer: PredictivePacer) -> Engine:
+    return Engine(EngineConfig(campaign="t"), pacer, np.random.default_rng(1))
+
+
+def test_engine_dials_nothing_with_nobody_logged_in() -> None:
+    engine = engine_with(warmed())
+    out = engine.handle(cases(50), 0.0)
+    for t in np.arange(0.5, 30.0, 0.5):
+        out += engine.tick(float(t))
+    assert not [c for c in out if isinstance(c, Originate)]
+
+
+def test_engine_dials_nothing_when_everyone_is_paused() -> None:
+    engine = engine_with(warmed())
+    engine.handle(cases(50), 0.0)
+    for i in range(4):
+        engine.handle(CollectorLoggedIn(f"c{i}"), 0.0)
+        engine.handle(CollectorPaused(f"c{i}", "break"), 0.0)
+    # The log-ins may have dialed before the pauses; from now on nothing may be dialed.
+    for call_id in list(engine.calls):
+        engine.handle(CallAnswered(call_id), 1.0)  # dropped or bridged, no more ringing
+    later = []
+    for t in np.arange(2.0, 60.0, 0.5):
+        later += engine.tick(float(t))
+    assert not [c for c in later if isinstance(c, Originate)]
+
+
+def test_engine_dials_ahead_once_warm() -> None:
+    pacer = warmed()
+    engine = engine_with(pacer)
+    engine.handle(cases(200), 0.0)
+    out = []
+    for i in range(10):
+        out += engine.handle(CollectorLoggedIn(f"c{i}"), 0.0)
+    dials = [c for c in out if isinstance(c, Originate)]
+    assert len(dials) > 10  # more calls than ready collectors: predictive, not progressive
+    assert len(dials) <= 30
+    assert engine.decisions[-1].decision.detail["mode"] == "predictive"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    ready=st.integers(0, 30),
+    busy=st.integers(0, 30),
+    ringing=st.integers(0, 60),
+    paused=st.integers(0, 5),
+    lines=st.floats(1.0, 4.0),
+    engine_lines=st.floats(1.0, 4.0),
+    seed=st.integers(0, 1000),
+)
+def test_never_more_than_max_lines_per_collector(
+    ready: int,
+    busy: int,
+    ringing: int,
+    paused: int,
+    lines: float,
+    engine_lines: float,
+    seed: int,
+) -> None:
+    pacer = warmed(initial_threshold=0.5)
+    pacer.configure(max_lines_per_collector=lines)
+    rng = np.random.default_rng(seed)
+    state = inputs(ready, busy, ringing, paused, engine_lines)
+    decision = pacer.decide(state, view_for(busy, ringing, rng), rng)
+    available = ready + busy
+    assert decision.launch >= 0
+    assert state.in_flight + decision.launch <= max(
+        state.in_flight, int(min(lines, engine_lines) * available + 1e-9)
+    )
+
+
+def test_configure_target_never_above_the_cap() -> None:
+    pacer = PredictivePacer(abandon_cap=0.03)
+    pacer.configure(target_abandon_rate=0.02, max_lines_per_collector=2.0)
+    assert pacer.controller.target == 0.02
+    assert pacer.max_lines_per_collector == 2.0
+    with pytest.raises(ValueError, match="above the compliance cap"):
+        pacer.configure(target_abandon_rate=0.05)
+    with pytest.raises(ValueError, match="max_lines_per_collector"):
+        pacer.configure(max_lines_per_collector=0.5)
+    with pytest.raises(ValueError):
+        pacer.configure(ratio=2.0)
+    assert pacer.controller.target == 0.02
+    with pytest.raises(ValueError, match="above the compliance cap"):
+        PredictivePacer(abandon_cap=0.03, target_abandon_rate=0.04)
+
+
+def test_decision_record_explains_the_decision() -> None:
+    pacer = warmed()
+    rng = np.random.default_rng(3)
+    decision = pacer.decide(inputs(2, 8, 6), view_for(8, 6, rng), rng)
+    record = decision.detail
+    assert record["launched"] == decision.launch
+    assert record["threshold"] == pytest.approx(pacer.threshold)
+    assert len(record["risks"]) >= 1
+    assert all(r < pacer.threshold for r in record["risks"][: max(decision.launch - 1, 0)])
+    assert record["inputs"]["ready"] == 2
+    assert len(record["inputs"]["busy_elapsed"]) == 8
+    assert len(record["inputs"]["ring_elapsed"]) == 6
+    assert 0.0 <= record["budget"]["remaining_ratio"] <= 1.0
+    assert {"p_answer", "talk_mean", "wrap_mean", "answer_delay_mean"} <= set(record["estimates"])
+    assert pacer.predicted_free >= 2.0
+    assert 0.0 <= pacer.budget_remaining_ratio <= 1.0
+    assert decision.reason == record["why"]
+
+
+def test_spent_budget_falls_back_to_progressive() -> None:
+    # A rolling window is always at its end: no slack for drops still to be recovered.
+    pacer = warmed(rolling=True)
+    for _ in range(5):
+        pacer.observe_abandon(0.0)  # 5 drops on ~120 live answers: far over 3%
+    rng = np.random.default_rng(0)
+    decision = pacer.decide(inputs(4, 6, 1), view_for(6, 1, rng), rng)
+    assert decision.launch == 3
+    assert "budget spent" in decision.reason
+    assert pacer.budget_remaining_ratio == 0.0
+
+
+def test_small_teams_dial_fractionally() -> None:
+    # One collector, busy: the next call is launched with a probability strictly between
+    # 0 and 1 for some threshold, so over many independent pacers the mean is fractional.
+    launches = []
+    for seed in range(60):
+        pacer = warmed(initial_threshold=0.05, kp=0.0, ki=0.0)
+        rng = np.random.default_rng(seed)
+        view = View(np.array([100.0]), np.zeros(1, dtype=bool), np.zeros(0))
+        launches.append(pacer.decide(inputs(0, 1, 0), view, rng).launch)
+    mean = float(np.mean(launches))
+    assert 0.0 < mean < 1.0 or len(set(launches)) > 1
