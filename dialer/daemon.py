@@ -25,7 +25,7 @@ from collections import Counter as CounterOf
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +34,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from dialer.clock import Clock
+from dialer.collector_legs import CollectorLegs, LegAwareRunner
 from dialer.compliance import (
     Profile,
-    evaluate_target,
     load_profile,
     require_safe_campaign_config,
 )
@@ -45,6 +45,7 @@ from dialer.domain.model import DialTarget
 from dialer.engine import Engine, EngineConfig
 from dialer.logs import event
 from dialer.metrics import Metrics
+from dialer.orchestrator import Orchestrator, recycle_delays
 from dialer.pacing.distributions import SampleBuffer, parse_distribution
 from dialer.pacing.policies import make_pacer
 from dialer.routing import RoutingPolicy
@@ -55,7 +56,7 @@ from dialer.store.attempts_repo import LedgerRepository
 from dialer.store.cases_repo import CaseRepository
 from dialer.store.db import create_engine, migrate, session_factory
 from dialer.store.org_repo import CampaignRepository, CollectorRepository
-from dialer.store_writer import CaseDeferredOp, StoreWriter
+from dialer.store_writer import StoreWriter
 from dialer.telephony.port import Trunk, TrunkEvent
 from dialer.telephony.simulated import SimulatedTrunk
 from dialer.telephony.simulated_model import AgentModel, CarrierModel
@@ -101,12 +102,14 @@ class Daemon:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self.trunk: Trunk | None = None
         self.agents: SimulatedCollectors | None = None
+        self.legs: CollectorLegs | None = None  # collectors' nailed-up legs (run())
         self.writer: StoreWriter | None = None
         self.web_port: int | None = None
         self._ready = asyncio.Event()
         self._web_server: uvicorn.Server | None = None
         # campaign -> why its last refill found nothing (None: it found cases).
         self._hopper_reasons: dict[str, str | None] = {}
+        self.orchestrator: Orchestrator | None = None  # hoppers, reassigner, jobs (run())
 
     # ----- start-up ---------------------------------------------------------------------------
 
@@ -149,17 +152,17 @@ class Daemon:
                     compliance_profile=c.compliance_profile,
                     caller_id=c.caller_id,
                 )
-            if self.settings.trunk.kind == "simulated":
-                people = CollectorRepository(session)
-                for collector_id in self._simulated_ids():
-                    await people.upsert(
-                        collector_id,
-                        team=self.settings.collectors.team,
-                        skills=self.settings.collectors.skills,
-                    )
+            people = CollectorRepository(session)
+            for collector_id in self._simulated_ids():
+                await people.upsert(
+                    collector_id,
+                    team=self.settings.collectors.team,
+                    skills=self.settings.collectors.skills,
+                )
             counts = await CaseRepository(session).count_by_campaign()
         for c in self.settings.campaigns:
-            if counts.get(c.name, 0) == 0 and self.settings.demo_cases > 0:
+            wanted = self.settings.demo_cases > 0 or self.settings.demo_portfolio is not None
+            if counts.get(c.name, 0) == 0 and wanted:
                 report.demo_loaded[c.name] = await self._load_demo(c.name)
         async with self._sessions() as session:
             report.campaigns = {
@@ -172,15 +175,28 @@ class Daemon:
         return report
 
     def _simulated_ids(self) -> list[str]:
-        if self.settings.trunk.kind != "simulated":
-            return []
-        return [f"sim-{i:03d}" for i in range(1, self.settings.collectors.count + 1)]
+        """sim-001 ... sim-<count>; with the SIP trunk only those with a phone under
+        trunk.sip.collectors (their nailed-up legs go there)."""
+        ids = [f"sim-{i:03d}" for i in range(1, self.settings.collectors.count + 1)]
+        sip = self.settings.trunk.sip
+        if self.settings.trunk.kind == "sip":
+            return [i for i in ids if sip is not None and i in sip.collectors]
+        return ids
 
     async def _load_demo(self, campaign: str) -> int:
         from dialer.demo_data import generate_portfolio, write_csv
         from dialer.importer import import_cases
 
         assert self._sessions is not None
+        if self.settings.demo_portfolio is not None:
+            result = await import_cases(
+                self._sessions,
+                self.settings.demo_portfolio,
+                campaign,
+                self.settings.default_region,
+                skip_bad=True,
+            )
+            return result.inserted
         rows = generate_portfolio(self.settings.demo_cases, np.random.default_rng(7))
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "demo.csv"
@@ -196,9 +212,9 @@ class Daemon:
         trunk = self.settings.trunk
         if trunk.kind == "sip":
             from dialer.telephony.sip import SipTrunk
-            from dialer.telephony.sip_settings import SipTrunkSettings
 
-            return SipTrunk(SipTrunkSettings.model_validate(trunk.sip))  # type: ignore[no-any-return]
+            assert trunk.sip is not None  # the settings refuse kind sip without it
+            return SipTrunk(trunk.sip, on_collector_leg_lost=self._collector_leg_lost)
         sim = trunk.simulated
         carrier = CarrierModel(
             self.rng,
@@ -241,38 +257,15 @@ class Daemon:
         return Engine(config, pacer, np.random.default_rng(self.rng.integers(2**63)), guard)
 
     def _case_source(self, campaign: CampaignSettings, campaign_id: int):  # type: ignore[no-untyped-def]
-        profile = self.profiles[campaign.name]
+        """The campaign's hopper (dialer.hopper): leases cases, compliance first."""
+        assert self.orchestrator is not None
+        hopper = self.orchestrator.hopper(campaign.name, campaign_id, self.profiles[campaign.name])
 
         async def supply(count: int, queued: frozenset[str], now: datetime) -> list[DialTarget]:
-            assert self._sessions is not None and self.writer is not None
             try:
-                async with self._sessions() as session:
-                    found = await CaseRepository(session).candidates(
-                        campaign_id, now, count + len(queued)
-                    )
-            except Exception:
-                self._hopper_reasons[campaign.name] = "refill_failed"
-                raise
-            targets = []
-            blocked: CounterOf[str] = CounterOf()
-            for target in found:
-                if target.case.ref in queued:
-                    continue
-                decision = evaluate_target(profile, target, now)
-                if decision.allowed:
-                    targets.append(target)
-                else:
-                    blocked.update(decision.reasons)
-                    # Not before the rules allow it (or an hour, if time alone won't).
-                    retry = decision.next_allowed_at or now + timedelta(hours=1)
-                    self.writer.put(CaseDeferredOp(int(target.case.ref), retry.timestamp()))
-                if len(targets) >= count:
-                    break
-            previous = self._hopper_reasons.get(campaign.name)
-            self._hopper_reasons[campaign.name] = (
-                None if targets else _empty_hopper_reason(found, blocked, previous)
-            )
-            return targets
+                return await hopper.supply(count, queued, now)
+            finally:
+                self._hopper_reasons[campaign.name] = hopper.reason
 
         return supply
 
@@ -288,8 +281,22 @@ class Daemon:
         if self._sessions is None:
             await self.prepare()
         assert self._sessions is not None and self._db is not None
-        self.writer = StoreWriter(self._sessions, self.metrics)
+        orchestration = self.settings.orchestration
+        self.writer = StoreWriter(
+            self._sessions,
+            self.metrics,
+            lease_owner=self.instance,
+            recycle_after=recycle_delays(orchestration),
+        )
+        self.orchestrator = Orchestrator(
+            orchestration,
+            self._sessions,
+            owner=self.instance,
+            now=lambda: datetime.fromtimestamp(self.clock.now(), UTC),
+            metrics=self.metrics,
+        )
         self.trunk = self._build_trunk()
+        self.legs = CollectorLegs(self.trunk, nailed_up=self.settings.trunk.kind == "sip")
         self.agents = self._build_agents()
         trunk_events: asyncio.Queue[TrunkEvent] = asyncio.Queue()
         await self.trunk.start(trunk_events)
@@ -307,7 +314,7 @@ class Daemon:
         for campaign in self.settings.campaigns:
             row = campaign_rows[campaign.name]
             assert row is not None
-            self.runners[campaign.name] = CampaignRunner(
+            runner = LegAwareRunner(
                 self._engine_for(campaign),
                 row.id,
                 self.trunk,
@@ -317,7 +324,11 @@ class Daemon:
                 self._case_source(campaign, row.id),
                 collector_rows,
                 self.agents.on_wrap_up if self.agents else None,
+                flush_before_refill=False,  # the hopper leases: no case is offered twice
             )
+            self.legs.attach(runner)  # logins wait for the collector's leg (SIP)
+            self.runners[campaign.name] = runner
+        self.orchestrator.attach(self.runners)
         self._install_signals()
         try:
             async with asyncio.TaskGroup() as group:
@@ -335,6 +346,7 @@ class Daemon:
                 if self.agents is not None and self.runners:
                     first = next(iter(self.runners.values()))
                     self.agents.start(first.push)
+                await self.orchestrator.start()
                 self._ready.set()
                 if duration is not None:
                     group.create_task(self._stop_after(duration))
@@ -348,15 +360,22 @@ class Daemon:
                 if self.agents is not None:
                     self.agents.stop()
                 await self.writer.flush()
+                await self.orchestrator.stop()  # the scheduler stops, leases are released
                 if self._web_server is not None:
                     self._web_server.should_exit = True
                 for task in background:
                     if task is not web:
                         task.cancel()
         finally:
+            await self.legs.close()
             await self.trunk.stop()
             await self._db.dispose()
         event(log, "daemon.stopped")
+
+    def _collector_leg_lost(self, collector_id: str) -> None:
+        """The SIP trunk says a collector's phone hung up its leg."""
+        if self.legs is not None:
+            self.legs.leg_lost(collector_id)
 
     async def _stop_after(self, duration: float) -> None:
         await asyncio.sleep(duration)
@@ -365,10 +384,9 @@ class Daemon:
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            # Not possible outside the main thread (embedded use); the owner stops us then.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
-            except (NotImplementedError, RuntimeError):  # not the main thread
-                pass
 
     async def _pump(self, events: asyncio.Queue[TrunkEvent]) -> None:
         while True:
@@ -540,11 +558,9 @@ def _pool_usage(db: AsyncEngine) -> tuple[float, float]:
 
 def _calls_per_second_limit(settings: Settings) -> float:
     """The SIP trunk's INVITE rate ceiling; 0 (no limit) for the simulated trunk."""
-    if settings.trunk.kind != "sip":
+    if settings.trunk.kind != "sip" or settings.trunk.sip is None:
         return 0.0
-    from dialer.telephony.sip_settings import SipTrunkSettings
-
-    return SipTrunkSettings.model_validate(settings.trunk.sip).calls_per_second
+    return settings.trunk.sip.calls_per_second
 
 
 def _safe_url(url: str) -> str:

@@ -24,6 +24,11 @@ HOPPER_EMPTY_REASONS: tuple[str, ...] = (
     "no_cases",
     "all_queued",
     "refill_failed",
+    # dialer.hopper: due cases all leased by other daemons; none due before a later time;
+    # the due ones have no dialable number.
+    "all_leased",
+    "not_due",
+    "no_dialable_number",
     *(reason.value for reason in Reason),
     "other",
 )

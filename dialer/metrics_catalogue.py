@@ -33,8 +33,10 @@ NOTES: dict[str, str] = {
     "dialer_hopper_empty_reason": (
         "Set while the hopper holds no case; all 0 otherwise. `reason`: "
         + ", ".join(HOPPER_EMPTY_REASONS)
-        + ". `no_cases`: no case of the campaign is due (none left, or all recycled until "
-        "later); `all_queued`: every due case is already queued or in a call; "
+        + ". `no_cases`: the campaign has no callable case left; `not_due`: all are "
+        "recycled until later; `all_queued`: every due case is already queued or in a call; "
+        "`all_leased`: the due cases are held by other daemons; `no_dialable_number`: the "
+        "due cases have no number that may be dialed; "
         "`refill_failed`: the store query failed; a compliance code: the rule that blocked "
         "most due cases (kept until a refill finds a case again: the cases it blocked are "
         "deferred until it allows them)."

@@ -59,6 +59,8 @@ class CampaignRunner:
         cases: CaseSource,
         collector_ids: dict[str, int],
         on_wrap_up: Callable[[str], None] | None = None,
+        *,
+        flush_before_refill: bool = True,
     ) -> None:
         self.engine = engine
         self.name = engine.config.campaign
@@ -70,6 +72,9 @@ class CampaignRunner:
         self._cases = cases
         self._collector_ids = collector_ids
         self._on_wrap_up = on_wrap_up
+        # A leasing case source (dialer.hopper) needs no flush: a case stays leased until
+        # the writer's transaction that records its attempt's end also releases it.
+        self._flush_before_refill = flush_before_refill
         self.inbox: asyncio.Queue[Event] = asyncio.Queue()
         self._refill: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -237,7 +242,8 @@ class CampaignRunner:
 
     async def _supply(self, count: int) -> None:
         try:
-            await self.writer.flush()
+            if self._flush_before_refill:
+                await self.writer.flush()
             queued = self.engine.queued_refs
             targets = await self._cases(
                 count, queued, datetime.fromtimestamp(self.clock.now(), UTC)

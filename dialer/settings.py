@@ -25,7 +25,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from dialer.orchestration_settings import OrchestrationSettings
 from dialer.pacing.distributions import DistributionError, parse_distribution
+from dialer.telephony.sip_settings import SipTrunkSettings
 
 PACKAGE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_CONFIG_NAME = "dialer.yaml"
@@ -120,13 +122,13 @@ class SimulatedCollectorSettings(_Strict):
 class TrunkSettings(_Strict):
     kind: Literal["simulated", "sip"] = "simulated"
     simulated: SimulatedCarrierSettings = Field(default_factory=SimulatedCarrierSettings)
-    sip: dict[str, Any] | None = Field(
+    sip: SipTrunkSettings | None = Field(
         default=None, description="SIP trunk options (see docs/sip.md); required when kind is sip"
     )
 
     @model_validator(mode="after")
     def _sip_needs_options(self) -> TrunkSettings:
-        if self.kind == "sip" and not self.sip:
+        if self.kind == "sip" and self.sip is None:
             raise ValueError("kind is 'sip' but the 'sip' section is missing")
         return self
 
@@ -163,6 +165,10 @@ class CampaignSettings(_Strict):
         default_factory=lambda: ["break", "lunch", "training", "meeting", "technical"]
     )
     max_promise_days: int = Field(default=30, ge=1, le=365)
+    managers: list[str] = Field(
+        default_factory=list,
+        description="usernames of the managers who see and steer this campaign; empty = all",
+    )
 
 
 class LoggingSettings(_Strict):
@@ -184,10 +190,14 @@ class Settings(BaseSettings):
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     compliance_dir: Path = PACKAGE_CONFIG_DIR / "compliance"
     demo_cases: int = Field(default=500, ge=0, le=1_000_000)
+    demo_portfolio: Path | None = Field(
+        default=None, description="CSV loaded into an empty campaign instead of demo_cases"
+    )
     drain_timeout: float = Field(default=30.0, ge=0.0, le=3600.0)
     instance_id: str | None = Field(
         default=None, description="names this daemon in leases; default: host name + pid"
     )
+    orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
 
     @model_validator(mode="after")
     def _unique_campaigns(self) -> Settings:
@@ -196,6 +206,13 @@ class Settings(BaseSettings):
         if duplicates:
             raise ValueError(f"campaign names must be unique: {', '.join(duplicates)}")
         return self
+
+    @field_validator("demo_portfolio")
+    @classmethod
+    def _portfolio_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no such file: {path} (relative to the working directory)")
+        return path
 
     def campaign(self, name: str) -> CampaignSettings:
         for campaign in self.campaigns:

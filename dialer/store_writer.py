@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,7 @@ from dialer.logs import event
 from dialer.metrics import Metrics
 from dialer.store.attempts_repo import AttemptRepository, LedgerRepository
 from dialer.store.cases_repo import CaseRepository
+from dialer.store.lease_repo import LeaseRepository
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +71,19 @@ Operation = AttemptStarted | AttemptEnded | CaseDeferredOp
 
 
 class StoreWriter:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], metrics: Metrics) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        metrics: Metrics,
+        *,
+        lease_owner: str | None = None,
+        recycle_after: Mapping[ContactOutcome, timedelta] | None = None,
+    ) -> None:
         self._sessions = sessions
         self._metrics = metrics
+        # With a lease owner, each case is released in the transaction that parks it.
+        self._lease_owner = lease_owner
+        self.recycle_after = dict(recycle_after or RECYCLE_AFTER)
         self._queue: asyncio.Queue[Operation] = asyncio.Queue()
         self.written = 0
 
@@ -121,6 +133,16 @@ class StoreWriter:
                 else:
                     at = None if op.not_before is None else utc(op.not_before)
                     await cases.set_next_attempt(op.case_id, at or utc(4102444800.0))
+            if self._lease_owner is not None:
+                await LeaseRepository(session).after_attempts(
+                    self._lease_owner,
+                    [
+                        (op.case_id, utc(op.call.ended_at or 0.0))
+                        for op in batch
+                        if isinstance(op, AttemptEnded)
+                    ],
+                    [op.case_id for op in batch if isinstance(op, CaseDeferredOp)],
+                )
         self.written += len(batch)
 
     async def _ended(
@@ -144,7 +166,7 @@ class StoreWriter:
             collector_id=op.collector_id,
             abandoned=outcome is ContactOutcome.ABANDONED,
         )
-        await cases.set_next_attempt(op.case_id, ended + RECYCLE_AFTER[outcome])
+        await cases.set_next_attempt(op.case_id, ended + self.recycle_after[outcome])
         if call.is_live_answer:
             abandoned = int(outcome is ContactOutcome.ABANDONED)
             await ledger.record(op.campaign_id, ended, live_answers=1, abandons=abandoned)

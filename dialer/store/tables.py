@@ -5,7 +5,7 @@ and, where a bad value would corrupt dialing decisions, by CHECK constraints; na
 database enums would make every new value a migration on PostgreSQL.
 
 Every datetime column is `UTCDateTime`: aware UTC in, aware UTC out, on SQLite as on
-PostgreSQL. `migrations/versions/0001_initial.py` must match this module exactly; a test
+PostgreSQL. The migrations in `migrations/versions/` must build this module exactly; a test
 compares them with Alembic's autogenerate.
 """
 
@@ -34,6 +34,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -70,6 +71,21 @@ DISPOSITION_KINDS = (
     "cease_communication",
     "note",
 )
+
+
+# The hopper's ready lane: callable cases with no next attempt pending (the recycle job
+# and the hopper move parked cases back once their time comes). A partial index holds
+# exactly these by priority, so a refill never walks past parked cases. Leases are not in
+# any index: taking or extending one is then a HOT update (no index entry written), which
+# keeps a 500-case refill cheap on a large table; the hopper skips the few thousand live
+# leases by a row filter. The hopper repeats this text verbatim (SQLite matches
+# partial-index terms literally).
+READY_PREDICATE = (
+    "next_attempt_at IS NULL AND status IN ('open', 'promised')"
+    " AND do_not_call = false AND cease_communication = false AND disputed = false"
+    " AND debtor_unreachable = false"
+)
+FOLLOWUP_KINDS = ("callback", "promise", "broken_promise")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -163,10 +179,35 @@ class CaseRow(Base):
         UniqueConstraint("campaign_id", "debtor_ref"),
         # The hopper query: one campaign, callable now, highest priority first.
         Index("ix_cases_hopper", "campaign_id", "priority", "next_attempt_at"),
+        # Orchestration (0002): the ready lane by priority, parked cases by due time,
+        # follow-ups by due time. (PostgreSQL: fillfactor 85, room for HOT lease updates.)
+        Index(
+            "ix_cases_ready",
+            "campaign_id",
+            "priority",
+            "id",
+            postgresql_where=sql_text(READY_PREDICATE),
+            sqlite_where=sql_text(READY_PREDICATE),
+        ),
+        Index(
+            "ix_cases_parked",
+            "campaign_id",
+            "next_attempt_at",
+            postgresql_where=sql_text("next_attempt_at IS NOT NULL"),
+            sqlite_where=sql_text("next_attempt_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_cases_followup",
+            "campaign_id",
+            "followup_at",
+            postgresql_where=sql_text("followup_at IS NOT NULL"),
+            sqlite_where=sql_text("followup_at IS NOT NULL"),
+        ),
         CheckConstraint("balance >= 0", name="balance_non_negative"),
         CheckConstraint("days_past_due >= 0", name="days_past_due_non_negative"),
         CheckConstraint(_in("status", CASE_STATUSES), name="status"),
         CheckConstraint(_in("bucket", BUCKETS), name="bucket"),
+        CheckConstraint(_in("followup_kind", FOLLOWUP_KINDS), name="followup_kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -196,6 +237,10 @@ class CaseRow(Base):
     # Which daemon holds the case in its hopper, until when (several daemons, one database).
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A callback or promise follow-up owed on the case, and when (0002): due ones are
+    # supplied first; a promise still unpaid at its follow-up is broken.
+    followup_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    followup_kind: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
