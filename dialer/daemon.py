@@ -46,6 +46,7 @@ from dialer.engine import Engine, EngineConfig
 from dialer.logs import event
 from dialer.metrics import Metrics
 from dialer.orchestrator import Orchestrator, recycle_delays
+from dialer.pacing.base import Pacer
 from dialer.pacing.distributions import SampleBuffer, parse_distribution
 from dialer.pacing.policies import make_pacer
 from dialer.routing import RoutingPolicy
@@ -252,9 +253,25 @@ class Daemon:
             auto_ready_after_wrap=campaign.wrap_up_seconds,
             call_id_prefix=f"{campaign.name}.{uuid.uuid4().hex[:8]}.",
         )
-        pacer = make_pacer(pacing.pacer_spec(), abandon_cap=pacing.target_abandon_rate)
+        pacer = self._pacer_for(campaign)
         guard = ProfileGuard(self.profiles[campaign.name])
         return Engine(config, pacer, np.random.default_rng(self.rng.integers(2**63)), guard)
+
+    def _pacer_for(self, campaign: CampaignSettings) -> Pacer:
+        """The campaign's pacer; the predictive one spends its budget over the compliance
+        profile's rolling window, which `read_ledger` keeps in step with the shared store."""
+        pacing = campaign.pacing
+        cap, window = self._abandon_terms(campaign)
+        if pacing.mode != "predictive":
+            return make_pacer(pacing.pacer_spec(), abandon_cap=pacing.target_abandon_rate)
+        return make_pacer(
+            "predictive",
+            abandon_cap=cap,
+            target_abandon_rate=min(pacing.target_abandon_rate, cap),
+            max_lines_per_collector=pacing.max_lines_per_collector,
+            window_seconds=window,
+            rolling=True,
+        )
 
     def _case_source(self, campaign: CampaignSettings, campaign_id: int):  # type: ignore[no-untyped-def]
         """The campaign's hopper (dialer.hopper): leases cases, compliance first."""
@@ -451,6 +468,13 @@ class Daemon:
                 empty = runner.engine.hopper_size == 0
                 m.set_hopper_empty(name, self._hopper_reasons.get(name) if empty else None)
                 m.occupancy.labels(name).set(runner.engine.occupancy(now))
+                pacer = runner.engine.pacer
+                threshold = getattr(pacer, "threshold", None)
+                if threshold is not None:
+                    m.pacing_threshold.labels(name).set(threshold)
+                free = getattr(pacer, "predicted_free", None)
+                if free is not None:
+                    m.predicted_free.labels(name).set(free)
             m.trunk_registered.set(1 if self.trunk is not None and self.trunk.registered else 0)
             if self._db is not None:
                 checked_out, limit = _pool_usage(self._db)
@@ -490,6 +514,9 @@ class Daemon:
                     log, "ledger.read_failed", logging.ERROR, campaign=campaign.name, error=str(exc)
                 )
                 continue
+            sync = getattr(runner.engine.pacer, "sync_ledger", None)
+            if sync is not None:  # the pacer counts every daemon's drops, not just ours
+                sync(totals.live_answers, totals.abandons, now)
             self.metrics.abandon_rate_window.labels(campaign.name).set(totals.rate)
             self.metrics.abandon_budget_remaining.labels(campaign.name).set(
                 budget_remaining(totals.abandons, totals.live_answers, cap)

@@ -127,3 +127,28 @@ async def test_unknown_profile_is_refused(tmp_path: Path) -> None:
     path.write_text("campaigns:\n  - name: x\n    compliance_profile: nowhere\n")
     with pytest.raises(StartupError, match=r"x: .*nowhere"):
         await Daemon(load_settings(path)).prepare()
+
+
+async def test_predictive_campaign_spends_the_profiles_rolling_budget(tmp_path: Path) -> None:
+    from dialer.pacing.predictive import PredictivePacer
+
+    settings = _settings(tmp_path).model_copy()
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        f"""
+database: {{url: "sqlite+aiosqlite:///{tmp_path}/p.db"}}
+campaigns:
+  - name: p1
+    compliance_profile: us_tsr_regf
+    pacing: {{mode: predictive, target_abandon_rate: 0.02}}
+"""
+    )
+    daemon = Daemon(load_settings(path))
+    daemon._check_campaigns()
+    pacer = daemon._pacer_for(load_settings(path).campaigns[0])
+    assert isinstance(pacer, PredictivePacer)
+    assert pacer.abandon_cap == 0.03  # the profile's cap, not the manager's target
+    pacer.sync_ledger(1000, 25, CLOCK_START)
+    assert pacer.ledger.totals(CLOCK_START + 60) == (1000, 25), "the store's totals count"
+    assert pacer.ledger.window_seconds == 30 * 86400
+    assert settings.campaigns
