@@ -165,6 +165,19 @@ class CampaignSettings(_Strict):
         default_factory=lambda: ["break", "lunch", "training", "meeting", "technical"]
     )
     max_promise_days: int = Field(default=30, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _routing_fits_grace(self) -> CampaignSettings:
+        # Otherwise the "anyone" step never opens and answered calls are dropped at the
+        # deadline although collectors are free.
+        waits = self.routing.owner_wait + self.routing.team_wait
+        if self.connect_grace > 0 and waits >= self.connect_grace:
+            raise ValueError(
+                f"routing.owner_wait + routing.team_wait ({waits:g} s) must be shorter than "
+                f"connect_grace ({self.connect_grace:g} s)"
+            )
+        return self
+
     managers: list[str] = Field(
         default_factory=list,
         description="usernames of the managers who see and steer this campaign; empty = all",

@@ -125,3 +125,12 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path, text: str, expected: st
     assert lines[0].startswith(f"error: {path}: ")
     assert expected in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_routing_waits_must_fit_in_the_connect_grace(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "us_tsr_regf",
+        "us_tsr_regf\n    connect_grace: 1.0\n    routing: {owner_wait: 0.5, team_wait: 0.5}",
+    )
+    with pytest.raises(SettingsError, match=r"campaigns\.0: .*must be shorter than connect_grace"):
+        load_settings(_write(tmp_path, text))
