@@ -36,6 +36,7 @@ from dialer.compliance import Profile, Reason, evaluate_target
 from dialer.compliance.evaluate import history_span
 from dialer.domain.model import Case, ContactRecord, DialTarget, NumberType, PhoneNumber
 from dialer.logs import event
+from dialer.store import lease_pg
 from dialer.store.lease_repo import Census, LeasedCase, LeaseRepository, history_of, numbers_of
 from dialer.store.tables import Collector, Team
 
@@ -101,9 +102,27 @@ class _Round:
     committed: asyncio.Future[None]
 
 
-async def _commit(session: AsyncSession) -> None:
+async def _take_and_commit(
+    session: AsyncSession, pg: lease_pg.Lease, ids: list[int], owner: str, until: datetime
+) -> None:
+    """PostgreSQL: write the lease on the locked rows and commit (or roll back)."""
     try:
-        await session.commit()
+        await pg.take(ids, owner, until)
+    except BaseException:
+        try:
+            await pg.rollback()
+        finally:
+            await session.close()
+        raise
+    await _commit(session, pg)
+
+
+async def _commit(session: AsyncSession, pg: lease_pg.Lease | None) -> None:
+    try:
+        if pg is not None:
+            await pg.commit()
+        else:
+            await session.commit()
     finally:
         await session.close()
 
@@ -139,6 +158,7 @@ class Hopper:
         self._names = _Names()
         self._promoted_at: datetime | None = None
         self._followups_seen: datetime | None = None
+        self._pg = False
         self._next_followup: datetime | None = None
 
     async def supply(self, count: int, queued: frozenset[str], now: datetime) -> list[DialTarget]:
@@ -193,51 +213,79 @@ class Hopper:
 
     async def _lease(self, wanted: int, now: datetime) -> _Round:
         """Lease up to `wanted` cases. Their numbers and history are read on other
-        connections meanwhile (the reads do not depend on the lease): on PostgreSQL while
-        the locked rows are being leased, on SQLite while the lease commits. The commit
-        itself runs on while compliance looks at the cases (`_filter` awaits it before
-        offering any)."""
+        connections meanwhile (the reads do not depend on the lease), and compliance looks
+        at them while the lease is written and committed: on PostgreSQL the rows are
+        locked first, then leased in the background; on SQLite the lease is one UPDATE
+        whose commit runs on. `_filter` awaits the commit before offering any case."""
+        due = await self._followups_due(now)
+        until = now + self.lease
         session = self.sessions()
         reads: _Reads | None = None
+        pg: lease_pg.Lease | None = None
         try:
-            await session.begin()
-            leases = LeaseRepository(session)
-            if (
-                self._followups_seen is None
-                or not now - FOLLOWUP_RECHECK < self._followups_seen <= now
-            ):
-                # Follow-ups are set ahead of their time (a callback, a promise's date):
-                # knowing the earliest spares most refills the follow-up lane's query.
-                self._next_followup = await leases.next_followup(self.campaign_id)
-                self._followups_seen = now
-            due = self._next_followup is not None and self._next_followup <= now
-            until = now + self.lease
-            if session.get_bind().dialect.name == "postgresql":
-                rows = await leases.lock(self.campaign_id, now, wanted, followups=due)
-                reads = asyncio.ensure_future(self._read_all([r.id for r in rows], now))
-                await leases.take([r.id for r in rows], self.owner, until)
+            self._pg = session.get_bind().dialect.name == "postgresql"
+            if self._pg:  # lock, then lease while the reads run (asyncpg, see lease_pg)
+                pg = lease_pg.Lease(await lease_pg.driver(session))
+                rows = await pg.lock(self.campaign_id, now, wanted, followups=due)
+                ids = [r.id for r in rows]
+                reads = asyncio.ensure_future(self._read_all(ids, now))
+                leased = asyncio.ensure_future(
+                    _take_and_commit(session, pg, ids, self.owner, until)
+                )
+                return self._round(rows, reads, leased, due, now)
             else:  # one atomic conditional UPDATE: SQLite has one writer at a time
-                rows = await leases.lease(
+                await session.begin()
+                rows = await LeaseRepository(session).lease(
                     self.campaign_id, self.owner, now, until, wanted, followups=due
                 )
                 reads = asyncio.ensure_future(self._read_all([r.id for r in rows], now))
-            if due and not any(r.followup_at and r.followup_at <= now for r in rows):
-                self._followups_seen = None  # none left due: look again next time
         except BaseException:
             if reads is not None:
                 reads.cancel()
-            await session.close()  # rolls back
+            try:
+                if pg is not None:
+                    await pg.rollback()
+            finally:
+                await session.close()  # rolls back
             raise
-        return _Round(rows, reads, asyncio.ensure_future(_commit(session)))
+        return self._round(rows, reads, asyncio.ensure_future(_commit(session, None)), due, now)
+
+    def _round(
+        self,
+        rows: list[LeasedCase],
+        reads: _Reads,
+        leased: asyncio.Future[None],
+        due: bool,
+        now: datetime,
+    ) -> _Round:
+        if due and not any(r.followup_at and r.followup_at <= now for r in rows):
+            self._followups_seen = None  # none left due: look again next time
+        return _Round(rows, reads, leased)
+
+    async def _followups_due(self, now: datetime) -> bool:
+        """Whether a follow-up may be due. Follow-ups are set ahead of their time (a
+        callback, a promise's date): knowing the earliest spares most refills the
+        follow-up lane's query; it is read again every few seconds."""
+        if self._followups_seen is None or not now - FOLLOWUP_RECHECK < self._followups_seen <= now:
+            async with self.sessions() as session:
+                self._next_followup = await LeaseRepository(session).next_followup(self.campaign_id)
+            self._followups_seen = now
+        return self._next_followup is not None and self._next_followup <= now
 
     async def _read_all(
         self, ids: list[int], now: datetime
     ) -> tuple[dict[int, tuple[PhoneNumber, ...]], dict[int, tuple[ContactRecord, ...]]]:
         if not ids:
             return {}, {}
-        numbers, history = await asyncio.gather(
-            self._read(numbers_of, ids), self._read(history_of, ids, now - self.history_since)
-        )
+        since = now - self.history_since
+        if self._pg:
+            numbers, history = await asyncio.gather(
+                self._read(lease_pg.numbers_of, ids), self._read(lease_pg.history_of, ids, since)
+            )
+        else:
+            numbers, history = await asyncio.gather(
+                self._read(numbers_of, ids), self._read(history_of, ids, since)
+            )
         return numbers, history
 
     async def _filter(

@@ -1,10 +1,12 @@
 """Case leases: which daemon holds which case, so that no case goes to two dials.
 
 A case handed to a daemon's hopper is leased to it (`lease_owner`, `lease_expires_at`) in
-the statement that selects it: on PostgreSQL `UPDATE ... WHERE id IN (SELECT ... FOR
-UPDATE SKIP LOCKED)`, so concurrent daemons skip each other's rows instead of waiting, and
-the row is re-checked (still unleased or expired) after its lock is taken; on SQLite the
-same conditional UPDATE is atomic because SQLite runs one writer at a time. The holder
+the transaction that selects it: `lease()` is one `UPDATE ... WHERE id IN (SELECT ... FOR
+NO KEY UPDATE SKIP LOCKED)`, atomic on SQLite (one writer at a time); on PostgreSQL the
+hopper runs the same two steps as separate statements on asyncpg (`lease_pg`: lock, then
+lease while it reads the cases' numbers). Concurrent daemons skip each other's locked rows
+instead of waiting, and a row changed meanwhile is re-checked (still unleased or expired)
+before its lock is taken. The holder
 extends its leases while it runs and releases each case when its attempt ends (or a rule
 defers it); a crashed holder's leases expire, and an expired lease is taken over by the
 next refill that reaches it (the sweep job only tidies stale markers).
@@ -175,46 +177,6 @@ class LeaseRepository:
         rest.sort(key=lambda c: (-c.priority, -c.id))
         return first + rest
 
-    async def lock(
-        self, campaign_id: int, now: datetime, limit: int, *, followups: bool = True
-    ) -> list[LeasedCase]:
-        """PostgreSQL, first half of a lease: lock up to `limit` free ready cases (FOR NO
-        KEY UPDATE SKIP LOCKED) and read them, in lease order; `take` them in the same
-        transaction. Split so that the caller can read their numbers and history while
-        `take` writes the lease."""
-        found: list[LeasedCase] = []
-        if followups:
-            due = self._rows(campaign_id, limit, now).where(_C.followup_at <= now)
-            found = _leased(await self.session.execute(due.order_by(_C.followup_at, _C.id)))
-        if len(found) < limit:
-            ready = self._rows(campaign_id, limit - len(found), now)
-            if found:  # this transaction's own locks do not make SKIP LOCKED skip them
-                ready = ready.where(_C.id.not_in([case.id for case in found]))
-            ready = ready.order_by(_C.priority.desc(), _C.id.desc())
-            found += _leased(await self.session.execute(ready))
-        return found
-
-    async def take(self, case_ids: Sequence[int], owner: str, until: datetime) -> int:
-        """Second half: lease the cases `lock` returned (this transaction holds their
-        locks, so every one is taken); returns how many."""
-        if not case_ids:
-            return 0
-        result = await self.session.execute(
-            update(CASES)
-            .where(_among(_C.id, case_ids, self.session))
-            .values(lease_owner=owner, lease_expires_at=until)
-        )
-        return _rowcount(result)
-
-    @staticmethod
-    def _rows(campaign_id: int, limit: int, now: datetime) -> Select[Any]:
-        return (
-            select(*_RETURNED)
-            .where(_C.campaign_id == campaign_id, _READY, _free(now))
-            .limit(limit)
-            .with_for_update(skip_locked=True, key_share=True)
-        )
-
     @staticmethod
     def _ids(campaign_id: int, limit: int, now: datetime) -> Select[tuple[int]]:
         return (
@@ -350,19 +312,6 @@ class LeaseRepository:
         return _rowcount(result)
 
     # ----- looking ------------------------------------------------------------------------
-
-    async def held(self, owner: str, campaign_id: int | None = None) -> int:
-        query = select(func.count()).select_from(CASES).where(_C.lease_owner == owner)
-        if campaign_id is not None:
-            query = query.where(_C.campaign_id == campaign_id)
-        return int(await self.session.scalar(query) or 0)
-
-    async def holders(self, case_ids: Sequence[int]) -> dict[int, str | None]:
-        found: dict[int, str | None] = {}
-        for chunk in _chunks(list(case_ids)):
-            rows = await self.session.execute(select(_C.id, _C.lease_owner).where(_C.id.in_(chunk)))
-            found.update((case_id, holder) for case_id, holder in rows.tuples())
-        return found
 
     async def census(self, campaign_id: int, now: datetime, owner: str) -> Census:
         """A few cheap probes. Leased cases stay in the ready lane, so the lease counts walk
