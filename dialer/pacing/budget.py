@@ -8,13 +8,24 @@ buckets. A daemon that shares a campaign with others feeds it the store's totals
 :class:`ThresholdController` steers the predictive pacer's risk threshold lambda so the
 window's abandon rate lands just under the target: the target less a noise margin of
 ``margin_sigmas`` standard deviations of the rate, sqrt(cap (1 - cap) / expected live
-answers in the window). It is a PI controller on log lambda whose error is the budget
-surplus S = target x live answers - drops (in drops): the proportional part reacts to S
-(clipped, so a large surplus or debt cannot drive lambda to its bounds at once), the
-integral part learns the base level of lambda slowly, and stops integrating while lambda
-sits at a bound (anti-windup). When the budget is spent (one more drop would put the
-window over the cap, less a slack that shrinks to nothing as a shift runs out) the pacer
-falls back to progressive until it recovers.
+answers in the window). It is a PI controller on log lambda with a scheduled gain:
+
+    log lambda = log(aim + S / R) - log(slope)
+
+* the integral part, log slope, is the drops per live answer per unit of lambda, fitted
+  (with a prior and exponential forgetting) to the drops seen against the lambda actually
+  used: it learns the scenario's base level, follows drift, and cannot wind up, because a
+  lambda held at a bound is the lambda its evidence is charged to;
+* the proportional part spreads the budget surplus S = aim x live answers - drops (in
+  drops) over R, the live answers still to come in the window (a shift) or in a recovery
+  horizon (a rolling window), floored: early in a shift a few drops more or less barely
+  move lambda (they are absorbed by the hours to come, and reacting to each one swings
+  lambda, which costs occupancy since occupancy is concave in it); near the end the same
+  surplus moves it hard, so the shift lands under the cap.
+
+When the budget is spent (one more drop would put the window over the cap, less a slack
+that shrinks to nothing as a shift runs out) the pacer falls back to progressive until it
+recovers.
 """
 
 from __future__ import annotations
@@ -104,6 +115,7 @@ class BudgetState:
     margin: float
     surplus: float  # target x live - drops
     spent: bool
+    remaining_live: float = 0.0  # R: live answers the surplus is spread over
 
     @property
     def remaining_ratio(self) -> float:
@@ -115,21 +127,28 @@ class BudgetState:
 
 
 class ThresholdController:
-    """PI control of log lambda on the budget surplus (see the module docstring)."""
+    """Gain-scheduled PI control of log lambda on the budget surplus (module docstring).
+
+    ``initial``: lambda before any evidence, at zero surplus and aiming at the cap (sets
+    the prior slope cap / initial); ``prior_drops``: the prior's weight in drops;
+    ``memory``: forgetting per live answer of the slope's evidence; ``min_remaining``: the
+    floor of R in live answers; ``resync_jump``: a step in the ledger's live count larger
+    than this is a sync with the store, not evidence about this pacer's lambda."""
 
     def __init__(
         self,
         cap: float,
         target: float | None = None,
-        initial: float = 0.08,
-        low: float = 0.002,
+        initial: float = 0.01,
+        low: float = 0.0005,
         high: float = 0.6,
-        kp: float = 0.25,
-        ki: float = 0.0015,
-        surplus_clip: float = 5.0,
+        prior_drops: float = 15.0,
+        memory: float = 0.997,
+        min_remaining: float = 30.0,
         margin_sigmas: float = 2.0,
         spent_guard: float = 1.0,
         spent_sigmas: float = 2.0,
+        resync_jump: int = 500,
     ) -> None:
         if not 0.0 < cap < 1.0:
             raise ValueError(f"abandon cap must be in (0, 1), got {cap!r}")
@@ -137,15 +156,21 @@ class ThresholdController:
         self.target = cap if target is None else self.check_target(target)
         if not 0.0 < low < initial < high < 1.0:
             raise ValueError("need 0 < low < initial < high < 1 for the threshold")
-        self.low, self.high = math.log(low), math.log(high)
-        self.base = math.log(initial)  # the integral part: log lambda at zero surplus
-        self.kp, self.ki = kp, ki
-        self.surplus_clip = surplus_clip
+        if not 0.0 < memory <= 1.0 or prior_drops <= 0.0 or min_remaining <= 0.0:
+            raise ValueError("need 0 < memory <= 1, prior_drops > 0 and min_remaining > 0")
+        self.low, self.high = low, high
+        self.prior_drops = prior_drops
+        self.prior_exposure = prior_drops * initial / cap  # slope = cap / initial
+        self.memory = memory
+        self.min_remaining = min_remaining
         self.margin_sigmas = margin_sigmas
         self.spent_guard = spent_guard
         self.spent_sigmas = spent_sigmas
-        self.log_lambda = self.base
-        self._last_live = 0
+        self.resync_jump = resync_jump
+        self.drops_seen = 0.0  # forgotten evidence: drops ...
+        self.exposure = 0.0  # ... and sum of lambda over the live answers they came from
+        self._lambda = initial
+        self._last: tuple[int, int] | None = None
 
     def check_target(self, target: float) -> float:
         t = float(target)
@@ -160,13 +185,25 @@ class ThresholdController:
 
     @property
     def threshold(self) -> float:
-        return math.exp(self.log_lambda)
+        return self._lambda
+
+    @property
+    def slope(self) -> float:
+        """Drops per live answer per unit of lambda (the integral part)."""
+        return (self.drops_seen + self.prior_drops) / (self.exposure + self.prior_exposure)
 
     def state(
-        self, live: int, drops: int, expected_live: float, progress: float = 1.0
+        self,
+        live: int,
+        drops: int,
+        expected_live: float,
+        progress: float = 1.0,
+        remaining_live: float | None = None,
     ) -> BudgetState:
         """The budget now; ``expected_live`` is the expected live answers in the window,
-        ``progress`` how much of the window has passed (1 for a full rolling window).
+        ``progress`` how much of the window has passed (1 for a full rolling window) and
+        ``remaining_live`` the live answers to spread a surplus over (default: those still
+        to come in the window).
 
         The budget is spent when one more drop would put the window over the cap, less a
         slack for what is still to come: early in a shift an excess of a few drops is
@@ -180,18 +217,27 @@ class ThresholdController:
         remaining = min(1.0, max(0.0, 1.0 - progress))
         slack = self.spent_sigmas * math.sqrt(self.cap * (1.0 - self.cap) * n) * remaining
         spent = drops + self.spent_guard > self.cap * live + slack
-        return BudgetState(live, drops, self.cap, aim, margin, surplus, spent)
+        to_come = n * remaining if remaining_live is None else remaining_live
+        return BudgetState(
+            live, drops, self.cap, aim, margin, surplus, spent, max(to_come, self.min_remaining)
+        )
 
     def update(self, budget: BudgetState) -> float:
-        """Move lambda for the budget now; returns the new threshold."""
-        new_live = budget.live - self._last_live
-        self._last_live = budget.live
-        s = max(-self.surplus_clip, min(self.surplus_clip, budget.surplus))
-        if new_live > 0:
-            step = self.ki * s * new_live
-            # Anti-windup: no integration further into a bound lambda already sits at.
-            out = self.base + self.kp * s
-            if not ((out >= self.high and step > 0) or (out <= self.low and step < 0)):
-                self.base = min(self.high, max(self.low, self.base + step))
-        self.log_lambda = min(self.high, max(self.low, self.base + self.kp * s))
-        return self.threshold
+        """Learn from what happened since the last update, then set lambda for the budget
+        now; returns the new threshold."""
+        last = self._last
+        if last is None:
+            self._last = (budget.live, budget.drops)
+        else:
+            new_live, new_drops = budget.live - last[0], budget.drops - last[1]
+            if 0 < new_live <= self.resync_jump and 0 <= new_drops <= new_live:
+                keep = self.memory**new_live
+                self.exposure = self.exposure * keep + new_live * self._lambda
+                self.drops_seen = self.drops_seen * keep + new_drops
+                self._last = (budget.live, budget.drops)
+            elif not (new_live == 0 and new_drops >= 0):  # a sync or an expiry: restart
+                self._last = (budget.live, budget.drops)
+        rate = budget.target + budget.surplus / max(budget.remaining_live, self.min_remaining)
+        rate = max(rate, 0.02 * budget.target)
+        self._lambda = min(self.high, max(self.low, rate / self.slope))
+        return self._lambda

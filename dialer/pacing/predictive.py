@@ -73,11 +73,12 @@ class PredictivePacer(Pacer):
             "exact_max",
             "initial_threshold",
             "forgetting",
-            "kp",
+            "prior_drops",
+            "memory",
+            "recovery_share",
             "spent_guard",
             "spent_sigmas",
             "recompute_after",
-            "ki",
         }
     )
 
@@ -88,13 +89,15 @@ class PredictivePacer(Pacer):
         self.abandon_cap = float(abandon_cap)
         self.controller = ThresholdController(
             self.abandon_cap,
-            initial=float(options.get("initial_threshold", 0.012)),
+            initial=float(options.get("initial_threshold", 0.01)),
             margin_sigmas=float(options.get("margin_sigmas", 1.0)),
-            kp=float(options.get("kp", 0.25)),
-            ki=float(options.get("ki", 0.0015)),
+            prior_drops=float(options.get("prior_drops", 15.0)),
+            memory=float(options.get("memory", 0.997)),
             spent_guard=float(options.get("spent_guard", 1.0)),
             spent_sigmas=float(options.get("spent_sigmas", 2.0)),
         )
+        # A rolling window never runs out: a surplus is spread over this share of it.
+        self.recovery_share = float(options.get("recovery_share", 0.1))
         self.max_lines_per_collector = 3.0
         self.window_seconds = float(options.get("window_seconds", SHIFT_SECONDS))
         rolling = bool(options.get("rolling", False))
@@ -230,7 +233,8 @@ class PredictivePacer(Pacer):
         started = self.ledger.started if self.ledger.started is not None else now
         rolling = self.ledger.window_seconds is not None
         progress = 1.0 if rolling else (now - started) / self.window_seconds
-        budget = self.controller.state(live, drops, expected, progress)
+        to_come = expected * (self.recovery_share if rolling else max(0.0, 1.0 - progress))
+        budget = self.controller.state(live, drops, expected, progress, to_come)
         self.budget = budget
         lam = self.controller.update(budget)
         if budget.spent:

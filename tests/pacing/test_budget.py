@@ -57,15 +57,47 @@ def test_lambda_falls_when_over_budget_and_rises_when_under() -> None:
     assert drive(under, 0.0, 400) > start
 
 
-def test_integral_stops_at_the_bounds() -> None:
-    controller = ThresholdController(0.03, low=0.002, initial=0.05, high=0.2)
-    lam = drive(controller, 0.0, 20_000)  # never a drop: lambda pinned at its upper bound
-    assert lam == pytest.approx(0.2)
-    assert controller.base <= math.log(0.2) + 1e-12
-    # Anti-windup: once drops come, lambda leaves the bound at once rather than after
-    # unwinding an integral that kept growing while it was pinned.
-    lam = controller.update(controller.state(20_001, 700, expected_live=20_000))
-    assert lam < 0.2
+def test_slope_learns_drops_per_unit_of_lambda() -> None:
+    # A world where drops come at 5 x lambda per live answer: the integral part finds 5
+    # (the prior, cap / initial = 3, is kept weak here), and lambda settles where the rate
+    # meets the aim.
+    controller = ThresholdController(0.03, memory=0.9995, prior_drops=2.0, margin_sigmas=0.0)
+    expected_drops = 0.0
+    for live in range(1, 40_001):
+        expected_drops += 5.0 * controller.threshold
+        controller.update(controller.state(live, int(expected_drops), expected_live=40_000))
+    assert controller.slope == pytest.approx(5.0, rel=0.1)
+    assert controller.threshold == pytest.approx(0.03 / 5.0, rel=0.15)
+
+
+def test_no_windup_at_a_bound() -> None:
+    controller = ThresholdController(0.03, low=0.002, initial=0.01, high=0.02, memory=1.0)
+    lam = drive(controller, 0.0, 5_000)  # never a drop: lambda pinned at its upper bound
+    assert lam == pytest.approx(0.02)
+    # The evidence is charged to the lambda actually used, not to what the controller
+    # would have liked: no integral grows while lambda sits at the bound ...
+    assert controller.exposure == pytest.approx(0.02 * 4_999, rel=0.01)
+    # ... so once drops come, lambda leaves the bound at once.
+    lam = controller.update(controller.state(5_001, 300, expected_live=5_000))
+    assert lam < 0.02
+
+
+def test_a_surplus_moves_lambda_less_early_in_a_shift_than_late() -> None:
+    early, late = ThresholdController(0.03), ThresholdController(0.03)
+    # The same debt of drops (4% on 300 answers), early and late in a 3,000-answer shift.
+    lam_early = early.update(early.state(300, 12, expected_live=3_000, progress=0.1))
+    lam_late = late.update(late.state(300, 12, expected_live=3_000, progress=0.95))
+    assert lam_late < lam_early < early.cap / early.slope
+
+
+def test_a_sync_with_the_store_is_not_evidence() -> None:
+    controller = ThresholdController(0.03)
+    controller.update(controller.state(10, 0, expected_live=1_000))
+    slope = controller.slope
+    # The daemon syncs the ledger with 30 days of store history: a jump, not this
+    # pacer's doing.
+    controller.update(controller.state(50_000, 1_400, expected_live=60_000))
+    assert controller.slope == slope
 
 
 def test_margin_shrinks_with_the_window_size() -> None:

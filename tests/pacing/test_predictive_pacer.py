@@ -4,6 +4,7 @@ the decision record."""
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -232,13 +233,21 @@ def test_spent_budget_falls_back_to_progressive() -> None:
 
 
 def test_small_teams_dial_fractionally() -> None:
-    # One collector, busy: the next call is launched with a probability strictly between
-    # 0 and 1 for some threshold, so over many independent pacers the mean is fractional.
-    launches = []
-    for seed in range(60):
-        pacer = warmed(initial_threshold=0.05, kp=0.0, ki=0.0)
+    # One collector ready, one busy: the first call carries no risk, the second one more
+    # than lambda, so it goes out with the fractional probability the record states; over
+    # many pacers the mean launch lands strictly between 1 and 2, near 1 + that fraction.
+    launches, fractions = [], []
+    for seed in range(200):
+        pacer = warmed(initial_threshold=0.05)
+        pacer._u = None  # each pacer draws its own uniform (the warm-up left one behind)
         rng = np.random.default_rng(seed)
         view = View(np.array([100.0]), np.zeros(1, dtype=bool), np.zeros(0))
-        launches.append(pacer.decide(inputs(0, 1, 0), view, rng).launch)
-    mean = float(np.mean(launches))
-    assert 0.0 < mean < 1.0 or len(set(launches)) > 1
+        decision = pacer.decide(inputs(1, 1, 0), view, rng)
+        launches.append(decision.launch)
+        fractions.append(decision.detail["fraction"])
+    fraction = float(np.mean(fractions))
+    assert 0.05 < fraction < 0.95
+    assert set(launches) == {1, 2}
+    # Binomial(200, fraction): four standard deviations either side.
+    sd = math.sqrt(fraction * (1 - fraction) / 200)
+    assert abs(float(np.mean(launches)) - 1.0 - fraction) < 4 * sd
