@@ -1,4 +1,5 @@
-"""Online estimators feeding the pacer: answer probability, talk, wrap-up and ring delays.
+"""Online estimators feeding the pacer: answer probability, wrap-up and ring delays (talk
+times: :mod:`dialer.pacing.talkmodel`, built on :class:`CensoredLogNormal` here).
 
 All are plain objects updated one observation at a time; none reads a clock (the caller
 passes the hour of day where it matters).
@@ -13,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, special
 
-from dialer.pacing.distributions import Distribution, Fixed, FloatArray, Gamma, LogNormal
+from dialer.pacing.distributions import Distribution, Fixed, FloatArray, Gamma
 
 __all__ = [
     "BetaAnswerRate",
@@ -21,7 +22,6 @@ __all__ = [
     "EmpiricalDelay",
     "GammaFit",
     "HourlyAnswerRate",
-    "TalkTimeEstimator",
     "fit_gamma",
 ]
 
@@ -202,61 +202,6 @@ class CensoredLogNormal:
         if not np.all(np.isfinite(x)):
             raise ValueError(f"censored log-normal fit failed: {res.message}")
         return float(x[0]), math.exp(float(x[1]))
-
-
-class TalkTimeEstimator:
-    """Talk-time distribution from a bounded window of recent completed talks, plus the
-    elapsed times of talks in progress (censored), refitted lazily every ``refit_every``
-    completions. Until ``min_complete`` talks are seen it returns ``prior``."""
-
-    def __init__(
-        self,
-        prior: LogNormal,
-        window: int = 2000,
-        refit_every: int = 50,
-        min_complete: int = 30,
-        floor: float = 0.5,
-    ) -> None:
-        self.prior = prior
-        self._window: deque[float] = deque(maxlen=_count("window", window, 2))
-        self.refit_every = _count("refit_every", refit_every, 1)
-        self.min_complete = _count("min_complete", min_complete, 2)
-        # Zero-second talks (instant hang-ups) would break the log; clamp to a floor.
-        self.floor = _positive("floor", floor)
-        self._fit: LogNormal | None = None
-        self._since_fit = 0
-
-    @property
-    def n_complete(self) -> int:
-        return len(self._window)
-
-    def observe(self, duration: float) -> None:
-        d = float(duration)
-        if not math.isfinite(d):
-            raise ValueError(f"duration must be finite, got {duration!r}")
-        self._window.append(max(d, self.floor))
-        self._since_fit += 1
-
-    def distribution(self, in_progress: npt.ArrayLike = ()) -> LogNormal:
-        """The current fit; refits when stale, using ``in_progress`` elapsed talk times."""
-        if self.n_complete < self.min_complete:
-            return self.prior
-        if self._fit is None or self._since_fit >= self.refit_every:
-            return self.refit(in_progress)
-        return self._fit
-
-    def refit(self, in_progress: npt.ArrayLike = ()) -> LogNormal:
-        if self.n_complete < self.min_complete:
-            return self.prior
-        self._since_fit = 0
-        try:
-            mu, sigma = CensoredLogNormal.fit(np.fromiter(self._window, np.float64), in_progress)
-            self._fit = LogNormal.from_mu_sigma(mu, sigma)
-        except ValueError:
-            # A failed refit keeps the last good fit rather than stalling the pacer.
-            if self._fit is None:
-                return self.prior
-        return self._fit
 
 
 def fit_gamma(samples: npt.ArrayLike) -> tuple[float, float]:

@@ -11,9 +11,9 @@ from dialer.pacing.estimators import (
     EmpiricalDelay,
     GammaFit,
     HourlyAnswerRate,
-    TalkTimeEstimator,
     fit_gamma,
 )
+from dialer.pacing.talkmodel import TalkModel
 
 
 def test_beta_update_is_exact_without_forgetting() -> None:
@@ -135,27 +135,31 @@ def test_censored_fit_without_censoring_is_the_log_moments() -> None:
         CensoredLogNormal.fit([1.0, 0.0], [])
 
 
-def test_talk_time_estimator_uses_prior_then_refits_lazily() -> None:
+def test_talk_model_uses_prior_then_refits_lazily() -> None:
     prior = LogNormal(120.0, 1.0)
-    est = TalkTimeEstimator(prior, window=500, refit_every=50, min_complete=30)
+    model = TalkModel(prior, window=500, refit_every=50, min_complete=30)
     rng = np.random.default_rng(14)
     for x in rng.lognormal(5.0, 0.6, 29):
-        est.observe(float(x))
-    assert est.distribution() is prior
-    est.observe(150.0)
-    first = est.distribution()
+        model.observe(float(x))
+    assert model.distribution() is prior
+    model.observe(150.0)
+    first = model.distribution()
     assert first is not prior
-    est.observe(150.0)
-    assert est.distribution() is first  # no refit until refit_every new observations
+    model.observe(150.0)
+    assert model.distribution() is first  # no refit until refit_every new observations
     complete, censored = censored_talks(rng, 2000, 5.0, 0.6)
     for x in complete:
-        est.observe(float(x))
-    assert est.n_complete == 500
-    fitted = est.distribution(in_progress=censored[: censored.size // 4])
+        model.observe(float(x))
+    assert model.n_complete == 500
+    fitted = model.distribution(in_progress=censored[: censored.size // 4])
+    assert model.family == "lognormal"
+    assert isinstance(fitted, LogNormal)
     assert fitted.mu == pytest.approx(5.0, abs=0.15)
     assert fitted.sigma == pytest.approx(0.6, abs=0.1)
-    est.observe(0.0)  # instant hang-up: clamped to the floor, no crash
-    assert isinstance(est.refit(), LogNormal)
+    model.observe(0.0)  # instant hang-up: clamped to the floor, no crash
+    for bad in ({"window": 1}, {"refit_every": 0}, {"floor": 0.0}):
+        with pytest.raises(ValueError):
+            TalkModel(prior, **bad)  # type: ignore[arg-type]
 
 
 def test_fit_gamma_recovers_parameters() -> None:
