@@ -15,7 +15,8 @@ answers in the window). It is a PI controller on log lambda with a scheduled gai
 * the integral part, log slope, is the drops per live answer per unit of lambda, fitted
   (with a prior and exponential forgetting) to the drops seen against the lambda actually
   used: it learns the scenario's base level, follows drift, and cannot wind up, because a
-  lambda held at a bound is the lambda its evidence is charged to;
+  lambda held at a bound is the lambda its evidence is charged to, and the live answers of
+  a progressive fallback (budget spent) are not charged to any;
 * the proportional part spreads the budget surplus S = aim x live answers - drops (in
   drops) over R, the live answers still to come in the window (a shift) or in a recovery
   horizon (a rolling window), floored: early in a shift a few drops more or less barely
@@ -226,7 +227,8 @@ class ThresholdController:
         """Learn from what happened since the last update, then set lambda for the budget
         now; returns the new threshold."""
         last = self._last
-        if last is None:
+        if last is None or budget.spent:
+            # A spent budget means progressive: what happens now says nothing about lambda.
             self._last = (budget.live, budget.drops)
         else:
             new_live, new_drops = budget.live - last[0], budget.drops - last[1]

@@ -61,13 +61,15 @@ def test_slope_learns_drops_per_unit_of_lambda() -> None:
     # A world where drops come at 5 x lambda per live answer: the integral part finds 5
     # (the prior, cap / initial = 3, is kept weak here), and lambda settles where the rate
     # meets the aim.
-    controller = ThresholdController(0.03, memory=0.9995, prior_drops=2.0, margin_sigmas=0.0)
+    controller = ThresholdController(
+        0.03, target=0.02, memory=0.9995, prior_drops=2.0, margin_sigmas=0.0
+    )
     expected_drops = 0.0
     for live in range(1, 40_001):
         expected_drops += 5.0 * controller.threshold
         controller.update(controller.state(live, int(expected_drops), expected_live=40_000))
     assert controller.slope == pytest.approx(5.0, rel=0.1)
-    assert controller.threshold == pytest.approx(0.03 / 5.0, rel=0.15)
+    assert controller.threshold == pytest.approx(0.02 / 5.0, rel=0.15)
 
 
 def test_no_windup_at_a_bound() -> None:
@@ -132,3 +134,20 @@ def test_early_in_a_shift_a_small_excess_is_left_to_the_controller() -> None:
     assert not controller.state(100, 5, expected_live=3000, progress=0.05).spent
     # The same excess at the end of the shift is final: progressive until it recovers.
     assert controller.state(100, 5, expected_live=3000, progress=1.0).spent
+
+
+def test_a_progressive_fallback_is_not_evidence() -> None:
+    # While the budget is spent the pacer runs progressive: the live answers of that
+    # time were not dialed at lambda, so charging them to it would teach the controller
+    # that lambda makes no drops and send it up when the budget recovers.
+    controller = ThresholdController(0.03)
+    controller.update(controller.state(100, 3, expected_live=1_000, progress=1.0))
+    slope = controller.slope
+    spent = controller.state(400, 30, expected_live=1_000, progress=1.0)
+    assert spent.spent
+    controller.update(spent)
+    assert controller.slope == slope
+    # Back under budget, only the answers after the fallback count.
+    lam = controller.threshold
+    controller.update(controller.state(401, 30, expected_live=1_000, progress=0.5))
+    assert controller.exposure == pytest.approx(lam)
