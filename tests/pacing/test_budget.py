@@ -143,11 +143,11 @@ def test_a_progressive_fallback_is_not_evidence() -> None:
     controller = ThresholdController(0.03)
     controller.update(controller.state(100, 3, expected_live=1_000, progress=1.0))
     slope = controller.slope
-    spent = controller.state(400, 30, expected_live=1_000, progress=1.0)
+    spent = controller.state(400, 14, expected_live=1_000, progress=1.0)
     assert spent.spent
     controller.update(spent)
     assert controller.slope == slope
     # Back under budget, only the answers after the fallback count.
     lam = controller.threshold
-    controller.update(controller.state(401, 30, expected_live=1_000, progress=0.5))
+    controller.update(controller.state(401, 14, expected_live=1_000, progress=0.5))
     assert controller.exposure == pytest.approx(lam)
