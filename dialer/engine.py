@@ -5,6 +5,10 @@ calls and hopper, ask the pacer how many calls to launch, and return the command
 out (originate, cancel, bridge, play the safe-harbor message, hang up, persist an attempt,
 ask for more cases). It never reads a clock, sleeps or does I/O, so the daemon and the
 simulator drive exactly the same code. `next_wakeup(now)` says when `tick` is next needed.
+
+The case hopper (the queue of dial targets and when to ask for more) is in
+`dialer.engine_hopper`, and the read-only views (pacer detail, counts, occupancy, snapshot)
+in `dialer.engine_views`; the `Engine` keeps thin methods over both for its callers.
 """
 
 from __future__ import annotations
@@ -14,12 +18,11 @@ import math
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import numpy as np
 
-from dialer import routing
+from dialer import engine_views, routing
 from dialer.domain.agents import Collector, CollectorState
 from dialer.domain.calls import Call, CallOutcome, CallState
 from dialer.domain.commands import (
@@ -29,7 +32,6 @@ from dialer.domain.commands import (
     CaseDeferred,
     Command,
     Hangup,
-    NeedCases,
     Originate,
     PlaySafeHarbor,
 )
@@ -48,7 +50,9 @@ from dialer.domain.events import (
 )
 from dialer.domain.guard import DialGuard
 from dialer.domain.model import Case, ContactOutcome, ContactRecord, DialTarget
-from dialer.pacing.base import Pacer, PacingDecision, PacingInputs
+from dialer.engine_hopper import CaseHopper
+from dialer.engine_views import DecisionRecord, to_utc
+from dialer.pacing.base import Pacer, PacingInputs
 
 MIN_RING_TIMEOUT = 15.0
 # The longest look-back of any compliance rule is 7 local days (US Reg F); keep a margin.
@@ -101,14 +105,6 @@ class EngineStats:
     answer_to_bridge_max: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionRecord:
-    at: float
-    inputs: PacingInputs
-    decision: PacingDecision
-    launched: int
-
-
 _CONTACT_OUTCOME = {
     CallOutcome.BUSY: ContactOutcome.BUSY,
     CallOutcome.NO_ANSWER: ContactOutcome.NO_ANSWER,
@@ -149,15 +145,14 @@ class Engine:
         self._ready: OrderedDict[str, Collector] = OrderedDict()  # longest idle first
         self._waiting: OrderedDict[str, Call] = OrderedDict()  # answered, in answer order
         self._targets: dict[str, DialTarget] = {}
-        self._hopper: deque[DialTarget] = deque()
-        self._queued_refs: set[str] = set()  # in the hopper or on a call
+        self.case_hopper = CaseHopper(
+            config.hopper_low_water, config.hopper_batch, config.hopper_retry_after
+        )
         self._ring_deadlines: list[tuple[float, str]] = []
         self._preview_dials: list[tuple[float, str]] = []  # (dial at, call id)
         self._wrap_deadlines: list[tuple[float, str, float]] = []
         self._own_history: dict[str, list[ContactRecord]] = {}
         self._pruned_at = -math.inf
-        self._next_case_request = -math.inf
-        self._cases_requested = False
         self._seq = 0
         self._count: Counter[str] = Counter()  # calls and collectors by state
         # Skill sets of the collectors calls can reach (not paused, not logged out): a case
@@ -191,7 +186,7 @@ class Engine:
         if now - self._pruned_at < HISTORY_PRUNE_EVERY:
             return
         self._pruned_at = now
-        horizon = _utc(now - HISTORY_KEEP)
+        horizon = to_utc(now - HISTORY_KEEP)
         self._own_history = {
             ref: kept
             for ref, records in self._own_history.items()
@@ -219,9 +214,7 @@ class Engine:
                 wake = min(wake, heap[0][0])
         if self._wrap_deadlines:
             wake = min(wake, self._wrap_deadlines[0][0])
-        if self._hopper_wanted() and not self._cases_requested:
-            wake = min(wake, max(now, self._next_case_request))
-        return wake
+        return min(wake, self.case_hopper.next_request_at(now, self.draining))
 
     # ----- collectors ---------------------------------------------------------------------
 
@@ -372,13 +365,13 @@ class Engine:
         del self.calls[call.call_id]
         self._count["call_ended"] -= 1
         target = self._targets.pop(call.call_id)
-        self._queued_refs.discard(target.case.ref)
+        self.case_hopper.release(target.case.ref)
         assert call.outcome is not None
         self.stats.outcomes[call.outcome.value] += 1
         if self.guard is not None:  # only the dial-time compliance check reads it
             # Stamped at the dial, as the store records it, so `_allowed` can match the two.
             assert call.dialed_at is not None
-            record = ContactRecord(_utc(call.dialed_at), call.number, contact_outcome(call))
+            record = ContactRecord(to_utc(call.dialed_at), call.number, contact_outcome(call))
             self._own_history.setdefault(target.case.ref, []).append(record)
         out.append(AttemptFinished(call, target.case.ref))
 
@@ -463,35 +456,19 @@ class Engine:
                 self.pacer.observe_wrap(now - started, now)
                 self._transition(collector, collector.ready, now)
 
-    # ----- hopper -------------------------------------------------------------------------
+    # ----- hopper (dialer.engine_hopper) --------------------------------------------------
 
     def _on_cases(self, event: CasesSupplied, now: float, out: list[Command]) -> None:
-        self._cases_requested = False
-        added = 0
-        for target in event.targets:
-            if target.case.ref not in self._queued_refs:
-                self._queued_refs.add(target.case.ref)
-                self._hopper.append(target)
-                added += 1
-        if added == 0:
-            self._next_case_request = now + self.config.hopper_retry_after
-
-    def _hopper_wanted(self) -> bool:
-        return not self.draining and len(self._hopper) < self.config.hopper_low_water
+        self.case_hopper.supply(event.targets, now)
 
     @property
     def hopper_size(self) -> int:
-        return len(self._hopper)
+        return len(self.case_hopper)
 
     @property
     def queued_refs(self) -> frozenset[str]:
         """Cases in the hopper or on a call: not to be supplied again."""
-        return frozenset(self._queued_refs)
-
-    def _request_cases(self, now: float, out: list[Command]) -> None:
-        if self._hopper_wanted() and not self._cases_requested and now >= self._next_case_request:
-            self._cases_requested = True
-            out.append(NeedCases(self.config.hopper_batch))
+        return self.case_hopper.queued_refs
 
     def _on_drain(self, event: DrainRequested, now: float, out: list[Command]) -> None:
         self.draining = True
@@ -518,7 +495,7 @@ class Engine:
         )
 
     def _pace(self, now: float, out: list[Command]) -> None:
-        self._request_cases(now, out)
+        self.case_hopper.request(now, self.draining, out)
         if self.draining or self.paused:
             return
         inputs = self.inputs(now)
@@ -534,26 +511,27 @@ class Engine:
                 self.pacer.observe_launch(launched, now)
         if launched or decision.launch:
             self.decisions.append(DecisionRecord(now, inputs, decision, launched))
-        self._request_cases(now, out)
+        self.case_hopper.request(now, self.draining, out)
 
     def _launch(self, wanted: int, reserve: bool, now: float, out: list[Command]) -> int:
         launched = 0
-        while launched < wanted and self._hopper:
+        hopper = self.case_hopper
+        while launched < wanted and hopper:
             if reserve and not self._ready:
                 break
-            target = self._hopper.popleft()
+            target = hopper.pop()
             holder = None  # preview: the ready collector the call is dialed for
             if reserve:
                 holder = routing.choose(self._ready, target.case, None, routing.Stage.ANYONE)
             if (reserve and holder is None) or not self.can_take(target.case):
                 # Nobody who could take the call is there: the pacer counted collectors
                 # this case cannot reach. Give it back to the store for a while.
-                self._queued_refs.discard(target.case.ref)
+                hopper.release(target.case.ref)
                 retry = now + self.config.unservable_retry_after
                 out.append(CaseDeferred(target.case.ref, (NO_SKILLED_COLLECTOR,), retry))
                 continue
             if not self._allowed(target, now, out):
-                self._queued_refs.discard(target.case.ref)
+                hopper.release(target.case.ref)
                 continue
             self._seq += 1
             call = Call(f"{self.config.call_id_prefix}{self._seq}", target.case.ref, target.number)
@@ -591,7 +569,7 @@ class Engine:
         del self.calls[call.call_id]
         self._count["call_queued"] -= 1
         target = self._targets.pop(call.call_id)
-        self._queued_refs.discard(target.case.ref)
+        self.case_hopper.release(target.case.ref)
         self._release_reserved(call, now, out)
 
     def _dial(self, call: Call, now: float, out: list[Command]) -> None:
@@ -618,32 +596,13 @@ class Engine:
             out.append(CaseDeferred(target.case.ref, verdict.reasons, verdict.not_before))
         return verdict.allowed
 
-    # ----- EngineView for model-based pacers ----------------------------------------------
+    # ----- EngineView for model-based pacers (dialer.engine_views) ------------------------
 
     def busy_elapsed(self, now: float) -> tuple[np.ndarray, np.ndarray]:
-        elapsed: list[float] = []
-        in_wrap: list[bool] = []
-        for collector in self.collectors.values():
-            if collector.state is CollectorState.ON_CALL and collector.talk_started_at is not None:
-                elapsed.append(now - collector.talk_started_at)
-                in_wrap.append(False)
-            elif (
-                collector.state is CollectorState.WRAP_UP and collector.wrap_started_at is not None
-            ):
-                elapsed.append(now - collector.wrap_started_at)
-                in_wrap.append(True)
-        return np.asarray(elapsed, dtype=float), np.asarray(in_wrap, dtype=bool)
+        return engine_views.busy_elapsed(self.collectors.values(), now)
 
     def ringing_elapsed(self, now: float) -> np.ndarray:
-        return np.asarray(
-            [
-                now - call.dialed_at
-                for call in self.calls.values()
-                if call.dialed_at is not None
-                and call.state in (CallState.DIALING, CallState.RINGING)
-            ],
-            dtype=float,
-        )
+        return engine_views.ringing_elapsed(self.calls.values(), now)
 
     # ----- shutdown and introspection -----------------------------------------------------
 
@@ -665,35 +624,18 @@ class Engine:
 
     def counts(self) -> dict[str, int]:
         """Collectors and calls by state (calls prefixed ``call_``)."""
-        return {k: v for k, v in self._count.items() if v}
+        return engine_views.counts(self._count)
 
     def occupancy(self, now: float) -> float:
         """(talk + wrap time) / logged-in time over all collectors so far."""
-        busy = logged = 0.0
-        for collector in self.collectors.values():
-            seconds = dict(collector.seconds)
-            if collector.state is not CollectorState.LOGGED_OUT:
-                key = collector.state.value
-                seconds[key] = seconds.get(key, 0.0) + now - collector.since
-            busy += seconds.get("on_call", 0.0) + seconds.get("wrap_up", 0.0)
-            logged += sum(seconds.values())
-        return busy / logged if logged > 0 else 0.0
+        return engine_views.occupancy(self.collectors.values(), now)
 
     def configure_pacer(self, pacer: Pacer) -> None:
         """Swap the pacing policy at run time (a manager's change)."""
         self.pacer = pacer
 
     def snapshot(self, now: float) -> dict[str, Any]:
-        return {
-            "campaign": self.config.campaign,
-            "pacer": self.pacer.name,
-            "counts": self.counts(),
-            "hopper": len(self._hopper),
-            "dials": self.stats.dials,
-            "live_answers": self.stats.live_answers,
-            "abandoned": self.stats.abandoned,
-            "occupancy": self.occupancy(now),
-        }
+        return engine_views.snapshot(self, now)
 
     _handlers: ClassVar[dict[type, Callable[[Engine, Any, float, list[Command]], None]]] = {
         CollectorLoggedIn: _on_login,
@@ -707,7 +649,3 @@ class Engine:
         CasesSupplied: _on_cases,
         DrainRequested: _on_drain,
     }
-
-
-def _utc(now: float) -> datetime:
-    return datetime.fromtimestamp(now, UTC)

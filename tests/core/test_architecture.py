@@ -10,6 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2] / "dialer"
 CORE = [
     ROOT / "engine.py",
+    ROOT / "engine_hopper.py",
+    ROOT / "engine_views.py",
     ROOT / "routing.py",
     *sorted((ROOT / "domain").glob("*.py")),
     *sorted((ROOT / "pacing").glob("*.py")),
