@@ -19,10 +19,11 @@ answers in the window). It is a PI controller on log lambda with a scheduled gai
   a progressive fallback (budget spent) are not charged to any;
 * the proportional part spreads the budget surplus S = aim x live answers - drops (in
   drops) over R, the live answers still to come in the window (a shift) or in a recovery
-  horizon (a rolling window), floored: early in a shift a few drops more or less barely
-  move lambda (they are absorbed by the hours to come, and reacting to each one swings
-  lambda, which costs occupancy since occupancy is concave in it); near the end the same
-  surplus moves it hard, so the shift lands under the cap.
+  horizon (a rolling window), floored, and never more than the answers the headroom left
+  before the budget is spent would last at the aim rate: early in a shift a few drops more
+  or less barely move lambda (the hours to come absorb them, and reacting to each one
+  swings lambda, which costs occupancy since occupancy is concave in it); near the end, or
+  near the spent line, the same surplus moves it hard, so the shift lands under the cap.
 
 When the budget is spent (one more drop would put the window over the cap, less a slack
 that shrinks to nothing as a shift runs out) the pacer falls back to progressive until it
@@ -219,6 +220,11 @@ class ThresholdController:
         slack = self.spent_sigmas * math.sqrt(self.cap * (1.0 - self.cap) * n) * remaining
         spent = drops + self.spent_guard > self.cap * live + slack
         to_come = n * remaining if remaining_live is None else remaining_live
+        # Never spread a debt over more answers than the headroom left before the budget
+        # is spent lasts at the aim rate: close to that line lambda must fall now, or the
+        # pacer spends the rest of the shift flipping into the progressive fallback.
+        headroom = self.cap * live + slack - drops - self.spent_guard
+        to_come = min(to_come, max(headroom, 0.0) / aim)
         return BudgetState(
             live, drops, self.cap, aim, margin, surplus, spent, max(to_come, self.min_remaining)
         )

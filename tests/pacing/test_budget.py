@@ -151,3 +151,19 @@ def test_a_progressive_fallback_is_not_evidence() -> None:
     lam = controller.threshold
     controller.update(controller.state(401, 14, expected_live=1_000, progress=0.5))
     assert controller.exposure == pytest.approx(lam)
+
+
+def test_near_the_spent_line_a_debt_is_paid_back_at_once() -> None:
+    # Early in a shift (a long way to go) but with drops close to the spent line: the
+    # debt is spread over the answers the headroom lasts, not over the rest of the shift,
+    # so lambda falls hard now instead of the pacer falling into progressive later.
+    controller = ThresholdController(0.03)
+    far = controller.state(3_000, 80, expected_live=30_000, progress=0.1)
+    near = controller.state(3_000, 120, expected_live=30_000, progress=0.1)
+    assert not near.spent
+    assert near.remaining_live < far.remaining_live < 27_000 + 1
+    # The headroom: cap x live + the slack (2 sigma of the shift's drop count, 90% of the
+    # shift to go) - drops - the one-drop guard, spent at the aim rate.
+    slack = 2.0 * math.sqrt(0.03 * 0.97 * 30_000) * 0.9
+    headroom = 0.03 * 3_000 + slack - 120 - 1
+    assert near.remaining_live * near.target == pytest.approx(headroom)
