@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import signal
 import socket
@@ -31,7 +30,6 @@ from pathlib import Path
 import numpy as np
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.pool import QueuePool
 
 from dialer.clock import Clock
 from dialer.collector_legs import CollectorLegs, LegAwareRunner
@@ -41,6 +39,7 @@ from dialer.compliance import (
     require_safe_campaign_config,
 )
 from dialer.compliance.guard import ProfileGuard
+from dialer.daemon_gauges import DaemonGauges, abandon_terms
 from dialer.domain.model import DialTarget
 from dialer.engine import Engine, EngineConfig
 from dialer.logs import event
@@ -53,7 +52,6 @@ from dialer.routing import RoutingPolicy
 from dialer.runner import CampaignRunner
 from dialer.settings import CampaignSettings, Settings
 from dialer.simulated_agents import SimulatedCollectors
-from dialer.store.attempts_repo import LedgerRepository
 from dialer.store.cases_repo import CaseRepository
 from dialer.store.db import create_engine, migrate, session_factory
 from dialer.store.org_repo import CampaignRepository, CollectorRepository
@@ -64,7 +62,6 @@ from dialer.telephony.simulated_model import AgentModel, CarrierModel
 
 log = logging.getLogger(__name__)
 LAG_PROBE_INTERVAL = 0.05
-LEDGER_REFRESH_INTERVAL = 10.0  # seconds between reads of the abandonment ledger
 
 
 class StartupError(Exception):
@@ -111,6 +108,7 @@ class Daemon:
         # campaign -> why its last refill found nothing (None: it found cases).
         self._hopper_reasons: dict[str, str | None] = {}
         self.orchestrator: Orchestrator | None = None  # hoppers, reassigner, jobs (run())
+        self.gauges: DaemonGauges | None = None  # metrics and ledger refresh (run())
 
     # ----- start-up ---------------------------------------------------------------------------
 
@@ -259,9 +257,9 @@ class Daemon:
 
     def _pacer_for(self, campaign: CampaignSettings) -> Pacer:
         """The campaign's pacer; the predictive one spends its budget over the compliance
-        profile's rolling window, which `read_ledger` keeps in step with the shared store."""
+        profile's rolling window, which the gauges' ledger read keeps in step with the store."""
         pacing = campaign.pacing
-        cap, window = self._abandon_terms(campaign)
+        cap, window = abandon_terms(self.profiles[campaign.name], campaign)
         if pacing.mode != "predictive":
             return make_pacer(pacing.pacer_spec(), abandon_cap=pacing.target_abandon_rate)
         return make_pacer(
@@ -352,8 +350,8 @@ class Daemon:
                 background = [
                     group.create_task(self.writer.run()),
                     group.create_task(self._pump(trunk_events)),
-                    group.create_task(self._refresh_metrics()),
-                    group.create_task(self._refresh_ledger()),
+                    group.create_task(self._gauges().refresh()),
+                    group.create_task(self._gauges().refresh_ledger()),
                     group.create_task(self._probe_lag()),
                 ]
                 web = self._start_web(group)
@@ -444,83 +442,25 @@ class Daemon:
         group.create_task(note_port())
         return group.create_task(serve())
 
-    async def _refresh_metrics(self) -> None:
-        m = self.metrics
-        states = ("ready", "reserved", "on_call", "wrap_up", "paused")
-        call_states = ("dialing", "ringing", "answered", "bridged", "abandoned")
-        for campaign in self.settings.campaigns:
-            if campaign.name in self.runners:
-                m.init_campaign(campaign.name)
-                cap, window = self._abandon_terms(campaign)
-                m.abandon_cap.labels(campaign.name).set(cap)
-                m.abandon_target.labels(campaign.name).set(campaign.pacing.target_abandon_rate)
-                m.abandon_window.labels(campaign.name).set(window)
-        m.trunk_cps_limit.set(_calls_per_second_limit(self.settings))
-        while True:
-            now = self.clock.now()
-            for name, runner in self.runners.items():
-                counts = runner.engine.counts()
-                for state in states:
-                    m.collectors.labels(name, state).set(counts.get(state, 0))
-                for state in call_states:
-                    m.calls_in_flight.labels(name, state).set(counts.get("call_" + state, 0))
-                m.hopper_cases.labels(name).set(runner.engine.hopper_size)
-                empty = runner.engine.hopper_size == 0
-                m.set_hopper_empty(name, self._hopper_reasons.get(name) if empty else None)
-                m.occupancy.labels(name).set(runner.engine.occupancy(now))
-                pacer = runner.engine.pacer
-                threshold = getattr(pacer, "threshold", None)
-                if threshold is not None:
-                    m.pacing_threshold.labels(name).set(threshold)
-                free = getattr(pacer, "predicted_free", None)
-                if free is not None:
-                    m.predicted_free.labels(name).set(free)
-            m.trunk_registered.set(1 if self.trunk is not None and self.trunk.registered else 0)
-            if self._db is not None:
-                checked_out, limit = _pool_usage(self._db)
-                m.db_pool_checked_out.set(checked_out)
-                m.db_pool_max.set(limit)
-            await asyncio.sleep(1.0)
-
-    def _abandon_terms(self, campaign: CampaignSettings) -> tuple[float, float]:
-        """(cap, window seconds) of the campaign's abandonment rule; a profile without one
-        (cn_ifac) is measured against the campaign's target over 24 h."""
-        rule = self.profiles[campaign.name].abandonment
-        if rule is None:
-            return campaign.pacing.target_abandon_rate, 86400.0
-        return rule.max_rate, float(rule.window_seconds)
-
-    async def _refresh_ledger(self) -> None:
-        while True:
-            await self.read_ledger()
-            await asyncio.sleep(LEDGER_REFRESH_INTERVAL)
-
     async def read_ledger(self) -> None:
-        """Set the abandon rate and budget left over each campaign's compliance window, read
-        from the store's ledger (shared by every daemon dialing the campaign)."""
-        assert self._sessions is not None
-        now = self.clock.now()
-        for campaign in self.settings.campaigns:
-            runner = self.runners.get(campaign.name)
-            if runner is None:
-                continue
-            cap, window = self._abandon_terms(campaign)
-            since = datetime.fromtimestamp(now - window, UTC)
-            try:
-                async with self._sessions() as session:
-                    totals = await LedgerRepository(session).rate(runner.campaign_id, since)
-            except Exception as exc:
-                event(
-                    log, "ledger.read_failed", logging.ERROR, campaign=campaign.name, error=str(exc)
-                )
-                continue
-            sync = getattr(runner.engine.pacer, "sync_ledger", None)
-            if sync is not None:  # the pacer counts every daemon's drops, not just ours
-                sync(totals.live_answers, totals.abandons, now)
-            self.metrics.abandon_rate_window.labels(campaign.name).set(totals.rate)
-            self.metrics.abandon_budget_remaining.labels(campaign.name).set(
-                budget_remaining(totals.abandons, totals.live_answers, cap)
+        """Read the shared abandonment ledger now (see `DaemonGauges.read_ledger`)."""
+        await self._gauges().read_ledger()
+
+    def _gauges(self) -> DaemonGauges:
+        if self.gauges is None:
+            assert self._sessions is not None and self._db is not None
+            self.gauges = DaemonGauges(
+                self.settings,
+                self.metrics,
+                self.clock,
+                self.runners,
+                self.profiles,
+                self._sessions,
+                self._db,
+                self._hopper_reasons,
+                lambda: self.trunk,
             )
+        return self.gauges
 
     async def _probe_lag(self) -> None:
         loop = asyncio.get_running_loop()
@@ -550,15 +490,6 @@ class Daemon:
         return {name: r.engine.snapshot(now) for name, r in self.runners.items()}
 
 
-def budget_remaining(abandons: int, live_answers: int, cap: float) -> float:
-    """Share of the allowance (cap x live answers) not yet used, 0..1; 1 before any answer.
-    The same definition as dialer.pacing.budget.BudgetState.remaining_ratio."""
-    if live_answers <= 0:
-        return 1.0
-    allowance = cap * live_answers
-    return min(1.0, max(0.0, (allowance - abandons) / allowance))
-
-
 def _empty_hopper_reason(
     found: list[DialTarget], blocked: CounterOf[str], previous: str | None
 ) -> str:
@@ -571,23 +502,6 @@ def _empty_hopper_reason(
     if previous is not None and previous not in ("no_cases", "all_queued", "refill_failed"):
         return previous
     return "all_queued" if found else "no_cases"
-
-
-def _pool_usage(db: AsyncEngine) -> tuple[float, float]:
-    """(checked-out connections, most the pool hands out) of a SQLAlchemy pool."""
-    pool = db.pool
-    if isinstance(pool, QueuePool):  # what create_engine makes, SQLite and PostgreSQL alike
-        overflow = pool._max_overflow  # -1: unlimited
-        limit = math.inf if overflow < 0 else float(pool.size() + overflow)
-        return float(pool.checkedout()), limit
-    return 0.0, 1.0  # NullPool / StaticPool: no pool to exhaust
-
-
-def _calls_per_second_limit(settings: Settings) -> float:
-    """The SIP trunk's INVITE rate ceiling; 0 (no limit) for the simulated trunk."""
-    if settings.trunk.kind != "sip" or settings.trunk.sip is None:
-        return 0.0
-    return settings.trunk.sip.calls_per_second
 
 
 def _safe_url(url: str) -> str:

@@ -150,7 +150,7 @@ class Metrics:
             ["campaign"],
             registry=r,
         )
-        # --- ops (issue 10): fed by Daemon._refresh_metrics / _refresh_ledger / _case_source.
+        # --- ops (issue 10): fed by DaemonGauges (daemon_gauges.py) and Daemon._case_source.
         self.abandon_cap = Gauge(
             "dialer_abandon_cap_ratio",
             "The legal abandon cap the budget is measured against (profile max_rate; the "

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dialer.compliance import check_campaign_config
-from dialer.daemon import budget_remaining
+from dialer.daemon_gauges import budget_remaining
 from dialer.logs import event
 from dialer.pacing.base import Pacer
 from dialer.pacing.policies import make_pacer

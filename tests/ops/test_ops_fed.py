@@ -12,8 +12,9 @@ import pytest
 from opskit import daemon_settings, running_daemon, until
 from sqlalchemy import text
 
-import dialer.daemon
-from dialer.daemon import _empty_hopper_reason, budget_remaining
+import dialer.daemon_gauges
+from dialer.daemon import _empty_hopper_reason
+from dialer.daemon_gauges import budget_remaining
 from dialer.domain.model import DialTarget
 from dialer.store.db import create_engine
 
@@ -47,7 +48,7 @@ def test_empty_hopper_reason_sequence() -> None:
 async def test_abandon_gauges_follow_the_ledger(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dialer.daemon, "LEDGER_REFRESH_INTERVAL", 0.1)
+    monkeypatch.setattr(dialer.daemon_gauges, "LEDGER_REFRESH_INTERVAL", 0.1)
     settings = daemon_settings(tmp_path, pacing="{mode: ratio, ratio: 4.0}")
     async with running_daemon(settings, speed=40) as (daemon, _):
         value = daemon.metrics.registry.get_sample_value
