@@ -26,14 +26,14 @@ __all__ = [
 ]
 
 
-def _positive(name: str, value: float) -> float:
+def check_positive(name: str, value: float) -> float:
     v = float(value)
     if not math.isfinite(v) or v <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return v
 
 
-def _count(name: str, value: int, minimum: int) -> int:
+def check_count(name: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return value
@@ -51,8 +51,8 @@ class BetaAnswerRate:
     __slots__ = ("_f", "_s", "forgetting", "prior_a", "prior_b")
 
     def __init__(self, prior_a: float = 1.0, prior_b: float = 1.0, forgetting: float = 1.0) -> None:
-        self.prior_a = _positive("prior_a", prior_a)
-        self.prior_b = _positive("prior_b", prior_b)
+        self.prior_a = check_positive("prior_a", prior_a)
+        self.prior_b = check_positive("prior_b", prior_b)
         f = float(forgetting)
         if not 0.0 < f <= 1.0:
             raise ValueError(f"forgetting must be in (0, 1], got {forgetting!r}")
@@ -245,9 +245,9 @@ class GammaFit:
         self, prior: Distribution, window: int = 2000, refit_every: int = 50, min_obs: int = 30
     ) -> None:
         self.prior = prior
-        self._window: deque[float] = deque(maxlen=_count("window", window, 2))
-        self.refit_every = _count("refit_every", refit_every, 1)
-        self.min_obs = _count("min_obs", min_obs, 2)
+        self._window: deque[float] = deque(maxlen=check_count("window", window, 2))
+        self.refit_every = check_count("refit_every", refit_every, 1)
+        self.min_obs = check_count("min_obs", min_obs, 2)
         self._fit: Distribution | None = None
         self._since_fit = 0
 
@@ -287,9 +287,9 @@ class EmpiricalDelay:
     def __init__(
         self, window: int = 2000, fallback: Distribution | None = None, min_obs: int = 1
     ) -> None:
-        self._window: deque[float] = deque(maxlen=_count("window", window, 1))
+        self._window: deque[float] = deque(maxlen=check_count("window", window, 1))
         self.fallback = fallback
-        self.min_obs = _count("min_obs", min_obs, 1)
+        self.min_obs = check_count("min_obs", min_obs, 1)
         self._sorted: FloatArray | None = None
 
     @property

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from scipy import optimize, special
 
 from dialer.pacing.distributions import Distribution, FloatArray, Gamma, LogNormal
-from dialer.pacing.estimators import CensoredLogNormal, _count, _positive
+from dialer.pacing.estimators import CensoredLogNormal, check_count, check_positive
 
 __all__ = ["TalkModel", "censored_gamma_fit", "censored_lognormal_loglik"]
 
@@ -77,11 +77,11 @@ class TalkModel:
         floor: float = 0.5,
     ) -> None:
         self.prior = prior
-        self._window: deque[float] = deque(maxlen=_count("window", window, 2))
-        self.refit_every = _count("refit_every", refit_every, 1)
-        self.min_complete = _count("min_complete", min_complete, 2)
+        self._window: deque[float] = deque(maxlen=check_count("window", window, 2))
+        self.refit_every = check_count("refit_every", refit_every, 1)
+        self.min_complete = check_count("min_complete", min_complete, 2)
         # Zero-second talks (instant hang-ups) would break the log; clamp to a floor.
-        self.floor = _positive("floor", floor)
+        self.floor = check_positive("floor", floor)
         self._fit: Distribution | None = None
         self._since = 0
         self.family = "prior"
