@@ -46,7 +46,8 @@ from dialer.logs import event
 from dialer.metrics import Metrics
 from dialer.orchestrator import Orchestrator, recycle_delays
 from dialer.pacing.base import Pacer
-from dialer.pacing.distributions import SampleBuffer, parse_distribution
+from dialer.pacing.distribution_spec import parse_distribution
+from dialer.pacing.distributions import SampleBuffer
 from dialer.pacing.policies import make_pacer
 from dialer.routing import RoutingPolicy
 from dialer.runner import CampaignRunner

@@ -26,7 +26,7 @@ from pydantic_settings import (
 )
 
 from dialer.orchestration_settings import OrchestrationSettings
-from dialer.pacing.distributions import DistributionError, parse_distribution
+from dialer.pacing.distribution_spec import DistributionError, parse_distribution
 from dialer.telephony.sip_settings import SipTrunkSettings
 
 PACKAGE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"

@@ -16,7 +16,8 @@ from pathlib import Path
 import yaml
 
 from dialer.engine import MIN_RING_TIMEOUT
-from dialer.pacing.distributions import Distribution, DistributionError, parse_distribution
+from dialer.pacing.distribution_spec import DistributionError, parse_distribution
+from dialer.pacing.distributions import Distribution
 
 __all__ = [
     "SCENARIO_DIR",

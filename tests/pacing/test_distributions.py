@@ -4,9 +4,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from dialer.pacing.distribution_spec import DistributionError, parse_distribution
 from dialer.pacing.distributions import (
     Distribution,
-    DistributionError,
     Exponential,
     Fixed,
     Gamma,
@@ -14,7 +14,6 @@ from dialer.pacing.distributions import (
     Mixture,
     SampleBuffer,
     Uniform,
-    parse_distribution,
 )
 
 MIX = Mixture([(0.7, Uniform(6.0, 10.0)), (0.3, Exponential(40.0))])
