@@ -8,7 +8,10 @@ simulator drive exactly the same code. `next_wakeup(now)` says when `tick` is ne
 
 The case hopper (the queue of dial targets and when to ask for more) is in
 `dialer.engine_hopper`, and the read-only views (pacer detail, counts, occupancy, snapshot)
-in `dialer.engine_views`; the `Engine` keeps thin methods over both for its callers.
+in `dialer.engine_views`; the `Engine` keeps thin methods over both for its callers. Its
+dialing steps (the launch, the dial-time compliance check) are in `dialer.engine_dialing`
+and its routing of answered calls (bridge, abandon, ring timeouts) in
+`dialer.engine_routing`: functions of the engine that it calls itself.
 """
 
 from __future__ import annotations
@@ -22,19 +25,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from dialer import engine_views, routing
+from dialer import engine_dialing, engine_routing, engine_views, routing
 from dialer.domain.agents import Collector, CollectorState
 from dialer.domain.calls import Call, CallOutcome, CallState
-from dialer.domain.commands import (
-    AttemptFinished,
-    Bridge,
-    Cancel,
-    CaseDeferred,
-    Command,
-    Hangup,
-    Originate,
-    PlaySafeHarbor,
-)
+from dialer.domain.commands import AttemptFinished, Cancel, Command, Hangup
 from dialer.domain.events import (
     CallAnswered,
     CallFailed,
@@ -50,6 +44,7 @@ from dialer.domain.events import (
 )
 from dialer.domain.guard import DialGuard
 from dialer.domain.model import Case, ContactOutcome, ContactRecord, DialTarget
+from dialer.engine_dialing import NO_SKILLED_COLLECTOR as NO_SKILLED_COLLECTOR
 from dialer.engine_hopper import CaseHopper
 from dialer.engine_views import DecisionRecord, to_utc
 from dialer.pacing.base import Pacer, PacingInputs
@@ -58,7 +53,6 @@ MIN_RING_TIMEOUT = 15.0
 # The longest look-back of any compliance rule is 7 local days (US Reg F); keep a margin.
 HISTORY_KEEP = 9 * 86400.0
 HISTORY_PRUNE_EVERY = 3600.0
-NO_SKILLED_COLLECTOR = "no_skilled_collector"
 _UNREACHABLE = frozenset({CollectorState.LOGGED_OUT, CollectorState.PAUSED})
 
 
@@ -171,11 +165,11 @@ class Engine:
 
     def tick(self, now: float) -> list[Command]:
         out: list[Command] = []
-        self._expire_rings(now, out)
-        self._dial_previews(now, out)
+        engine_routing.expire_rings(self, now, out)
+        engine_dialing.dial_previews(self, now, out)
         self._finish_wraps(now)
-        self._route_waiting(now, out)
-        self._abandon_overdue(now, out)
+        engine_routing.route_waiting(self, now, out)
+        engine_routing.abandon_overdue(self, now, out)
         self._prune_history(now)
         self._pace(now, out)
         return out
@@ -196,19 +190,7 @@ class Engine:
     def next_wakeup(self, now: float) -> float:
         """The latest time by which `tick` must run for deadlines to be kept exactly."""
         wake = now + self.config.tick_interval if self.pacer.periodic else math.inf
-        if self._waiting:
-            first = next(iter(self._waiting.values()))
-            assert first.answered_at is not None
-            wake = min(wake, first.answered_at + self.config.connect_grace)
-            for call in self._waiting.values():
-                target = self._targets[call.call_id]
-                team = routing.case_team(target.case, self.collectors)
-                assert call.answered_at is not None
-                step = routing.next_stage_in(
-                    self.config.routing, target.case, team, now - call.answered_at
-                )
-                if step is not None:
-                    wake = min(wake, now + step)
+        wake = min(wake, engine_routing.next_wakeup(self, now))
         for heap in (self._ring_deadlines, self._preview_dials):
             if heap:
                 wake = min(wake, heap[0][0])
@@ -226,14 +208,14 @@ class Engine:
         else:
             collector.team, collector.skills = event.team, event.skills
         self._transition(collector, collector.log_in, now)
-        self._route_to(collector, now, out)
+        engine_routing.route_to(self, collector, now, out)
 
     def _on_ready(self, event: CollectorReady, now: float, out: list[Command]) -> None:
         collector = self._collector(event.collector_id)
         if collector.state is CollectorState.WRAP_UP and collector.wrap_started_at is not None:
             self.pacer.observe_wrap(now - collector.wrap_started_at, now)
         self._transition(collector, collector.ready, now)
-        self._route_to(collector, now, out)
+        engine_routing.route_to(self, collector, now, out)
 
     def _on_pause(self, event: CollectorPaused, now: float, out: list[Command]) -> None:
         collector = self._collector(event.collector_id)
@@ -318,12 +300,12 @@ class Engine:
         self.stats.live_answers += 1
         self.pacer.observe_dial_resolved(now - call.dialed_at, True, now)
         if call.collector_id is not None:  # dialed for a reserved collector
-            self._bridge(call, self.collectors[call.collector_id], now, out)
+            engine_routing.bridge(self, call, self.collectors[call.collector_id], now, out)
             return
         self._waiting[call.call_id] = call
-        self._route_call(call, now, out)
+        engine_routing.route_call(self, call, now, out)
         if call.state is CallState.ANSWERED and self.config.connect_grace <= 0:
-            self._abandon(call, now, out)
+            engine_routing.abandon(self, call, now, out)
 
     def _on_failed(self, event: CallFailed, now: float, out: list[Command]) -> None:
         call = self._call(event.call_id)
@@ -359,7 +341,7 @@ class Engine:
         call.collector_id = None
         if collector.state is CollectorState.RESERVED and collector.call_id == call.call_id:
             self._transition(collector, collector.release, now)
-            self._route_to(collector, now, out)
+            engine_routing.route_to(self, collector, now, out)
 
     def _finish(self, call: Call, now: float, out: list[Command]) -> None:
         del self.calls[call.call_id]
@@ -369,79 +351,12 @@ class Engine:
         assert call.outcome is not None
         self.stats.outcomes[call.outcome.value] += 1
         if self.guard is not None:  # only the dial-time compliance check reads it
-            # Stamped at the dial, as the store records it, so `_allowed` can match the two.
+            # Stamped at the dial as the store records it, so `engine_dialing.allowed` can
+            # match the two.
             assert call.dialed_at is not None
             record = ContactRecord(to_utc(call.dialed_at), call.number, contact_outcome(call))
             self._own_history.setdefault(target.case.ref, []).append(record)
         out.append(AttemptFinished(call, target.case.ref))
-
-    # ----- routing and abandonment --------------------------------------------------------
-
-    def _route_call(self, call: Call, now: float, out: list[Command]) -> None:
-        target = self._targets[call.call_id]
-        team = routing.case_team(target.case, self.collectors)
-        assert call.answered_at is not None
-        stage = routing.stage_at(self.config.routing, target.case, team, now - call.answered_at)
-        collector = routing.choose(self._ready, target.case, team, stage)
-        if collector is not None:
-            self._bridge(call, collector, now, out)
-
-    def _route_to(self, collector: Collector, now: float, out: list[Command]) -> None:
-        """A collector became ready: give them the longest-waiting call they may take."""
-        if collector.state is not CollectorState.READY or not self._waiting:
-            return
-        for call in self._waiting.values():
-            target = self._targets[call.call_id]
-            team = routing.case_team(target.case, self.collectors)
-            assert call.answered_at is not None
-            stage = routing.stage_at(self.config.routing, target.case, team, now - call.answered_at)
-            if routing.eligible(collector, target.case, team, stage):
-                self._bridge(call, collector, now, out)
-                return
-
-    def _route_waiting(self, now: float, out: list[Command]) -> None:
-        for call in list(self._waiting.values()):
-            if self._ready:
-                self._route_call(call, now, out)
-
-    def _bridge(self, call: Call, collector: Collector, now: float, out: list[Command]) -> None:
-        self._waiting.pop(call.call_id, None)
-        self._set_call_state(call, call.bridge, collector.collector_id, now)
-        self._transition(collector, collector.connect, call.call_id, now)
-        assert call.answered_at is not None
-        waited = now - call.answered_at
-        self.stats.bridged += 1
-        self.stats.answer_to_bridge_max = max(self.stats.answer_to_bridge_max, waited)
-        out.append(Bridge(call.call_id, collector.collector_id, waited))
-
-    def _abandon(self, call: Call, now: float, out: list[Command]) -> None:
-        self._waiting.pop(call.call_id, None)
-        self._set_call_state(call, call.abandon, now)
-        self.stats.abandoned += 1
-        self.pacer.observe_abandon(now)
-        out.append(PlaySafeHarbor(call.call_id))
-
-    def _abandon_overdue(self, now: float, out: list[Command]) -> None:
-        grace = self.config.connect_grace
-        while self._waiting:
-            call = next(iter(self._waiting.values()))
-            assert call.answered_at is not None
-            if call.answered_at + grace > now:
-                break
-            self._abandon(call, now, out)
-
-    def _expire_rings(self, now: float, out: list[Command]) -> None:
-        heap = self._ring_deadlines
-        while heap and heap[0][0] <= now:
-            _, call_id = heapq.heappop(heap)
-            call = self.calls.get(call_id)
-            if (
-                call is not None
-                and call.state in (CallState.DIALING, CallState.RINGING)
-                and not call.cancel_requested
-            ):
-                call.cancel_requested = True
-                out.append(Cancel(call_id))
 
     def _finish_wraps(self, now: float) -> None:
         heap = self._wrap_deadlines
@@ -506,95 +421,12 @@ class Engine:
         wanted = min(decision.launch, room)
         launched = 0
         if wanted > 0:
-            launched = self._launch(wanted, decision.reserve_collector, now, out)
+            launched = engine_dialing.launch(self, wanted, decision.reserve_collector, now, out)
             if launched:
                 self.pacer.observe_launch(launched, now)
         if launched or decision.launch:
             self.decisions.append(DecisionRecord(now, inputs, decision, launched))
         self.case_hopper.request(now, self.draining, out)
-
-    def _launch(self, wanted: int, reserve: bool, now: float, out: list[Command]) -> int:
-        launched = 0
-        hopper = self.case_hopper
-        while launched < wanted and hopper:
-            if reserve and not self._ready:
-                break
-            target = hopper.pop()
-            holder = None  # preview: the ready collector the call is dialed for
-            if reserve:
-                holder = routing.choose(self._ready, target.case, None, routing.Stage.ANYONE)
-            if (reserve and holder is None) or not self.can_take(target.case):
-                # Nobody who could take the call is there: the pacer counted collectors
-                # this case cannot reach. Give it back to the store for a while.
-                hopper.release(target.case.ref)
-                retry = now + self.config.unservable_retry_after
-                out.append(CaseDeferred(target.case.ref, (NO_SKILLED_COLLECTOR,), retry))
-                continue
-            if not self._allowed(target, now, out):
-                hopper.release(target.case.ref)
-                continue
-            self._seq += 1
-            call = Call(f"{self.config.call_id_prefix}{self._seq}", target.case.ref, target.number)
-            call.created_at = now
-            self.calls[call.call_id] = call
-            self._targets[call.call_id] = target
-            self._count["call_queued"] += 1
-            if holder is not None:
-                self._transition(holder, holder.reserve, call.call_id, now)
-                call.collector_id = holder.collector_id
-                if self.config.preview_dial_delay > 0:
-                    due = now + self.config.preview_dial_delay
-                    heapq.heappush(self._preview_dials, (due, call.call_id))
-                    launched += 1
-                    continue
-            self._dial(call, now, out)
-            launched += 1
-        return launched
-
-    def _dial_previews(self, now: float, out: list[Command]) -> None:
-        heap = self._preview_dials
-        while heap and heap[0][0] <= now:
-            _, call_id = heapq.heappop(heap)
-            call = self.calls.get(call_id)
-            if call is None or call.state is not CallState.QUEUED:
-                continue
-            # Checked again now: the calling hours may have closed since the reservation.
-            if self._allowed(self._targets[call_id], now, out):
-                self._dial(call, now, out)
-            else:
-                self._withdraw(call, now, out)
-
-    def _withdraw(self, call: Call, now: float, out: list[Command]) -> None:
-        """Drop a reserved call that was never dialed (no attempt) and free its collector."""
-        del self.calls[call.call_id]
-        self._count["call_queued"] -= 1
-        target = self._targets.pop(call.call_id)
-        self.case_hopper.release(target.case.ref)
-        self._release_reserved(call, now, out)
-
-    def _dial(self, call: Call, now: float, out: list[Command]) -> None:
-        self._set_call_state(call, call.dial, now)
-        self.stats.dials += 1
-        ring_timeout = self.config.ring_timeout
-        if math.isfinite(ring_timeout):
-            heapq.heappush(self._ring_deadlines, (now + ring_timeout, call.call_id))
-        out.append(Originate(call.call_id, call.case_ref, call.number, ring_timeout))
-
-    def _allowed(self, target: DialTarget, now: float, out: list[Command]) -> bool:
-        if self.guard is None:
-            return True
-        own = self._own_history.get(target.case.ref)
-        history = target.history
-        if own:
-            # This run's attempts replace the store's copies (same dial instant and number:
-            # ours has the final outcome) and count even when the store lacks them (a
-            # lagging replica, a lost write), whatever else it holds.
-            mine = {(r.at, r.number) for r in own}
-            history = tuple(r for r in history if (r.at, r.number) not in mine) + tuple(own)
-        verdict = self.guard(target, history, now)
-        if not verdict.allowed:
-            out.append(CaseDeferred(target.case.ref, verdict.reasons, verdict.not_before))
-        return verdict.allowed
 
     # ----- EngineView for model-based pacers (dialer.engine_views) ------------------------
 

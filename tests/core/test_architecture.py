@@ -10,7 +10,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2] / "dialer"
 CORE = [
     ROOT / "engine.py",
+    ROOT / "engine_dialing.py",
     ROOT / "engine_hopper.py",
+    ROOT / "engine_routing.py",
     ROOT / "engine_views.py",
     ROOT / "routing.py",
     *sorted((ROOT / "domain").glob("*.py")),
