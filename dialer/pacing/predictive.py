@@ -286,9 +286,9 @@ class PredictivePacer(Pacer):
         n = min(n, room)
         fraction = 0.0
         if n < room and n < risk.size:
-            below = float(risk[n - 1]) if n > 0 else 0.0
+            below = self._risk_below(risk, n, inputs.in_flight)
             span = float(risk[n]) - below
-            fraction = (lam - below) / span if span > 0 else 0.0
+            fraction = min(1.0, max(0.0, (lam - below) / span)) if span > 0 else 0.0
             if self._u is None:
                 self._u = float(rng.random())
             if self._u < fraction:
@@ -315,6 +315,20 @@ class PredictivePacer(Pacer):
         )
         self.last_record = record
         return PacingDecision(n, record["why"], detail=record)
+
+    @staticmethod
+    def _risk_below(risk: FloatArray, n: int, in_flight: int) -> float:
+        """The risk of the call before the n-th new one, which the fraction interpolates
+        from. With n = 0 that call is the last one already in flight: its risk is not on
+        the curve, so it is extrapolated from the first two new calls' (risks rise
+        smoothly with the calls placed). Taking it as 0 instead would give the first new
+        call a launch chance of lambda / risk at every decision, however far over lambda
+        its risk is, and the pacer would creep past its own target tick by tick."""
+        if n > 0:
+            return float(risk[n - 1])
+        if in_flight <= 0 or risk.size < 2:
+            return 0.0
+        return max(0.0, 2.0 * float(risk[0]) - float(risk[1]))
 
     def _estimates(self) -> dict[str, float]:
         talk = self._busy.talk if self._busy is not None else self.talk.prior

@@ -229,7 +229,8 @@ def risk_curve(
     ``ring_within`` (ringing, K), or moments: P(answered within node k); ``new_within``
     (K,): pi_k; ``weights`` (K,): answer-delay mass per node; ``capacity``: idle + busy -
     waiting. Exact when arrays are given with at most ``exact_max`` rows in all; the exact
-    computation stops once a risk reaches ``stop_at`` (later calls only have higher risk)."""
+    computation stops once a risk reaches ``stop_at`` (later calls only have higher risk),
+    but never before the second call."""
     if candidates <= 0:
         return RiskCurve(np.zeros(0), True)
     if capacity <= 0:
@@ -275,7 +276,7 @@ def _exact(
     pi_col = pi[:, None]
     for m in range(candidates):
         out[m] = float(w @ pmf[:, c])
-        if out[m] >= stop_at:
+        if out[m] >= stop_at and m >= 1:  # two points: the pacer extrapolates below the first
             break
         move = pmf * pi_col
         pmf -= move

@@ -251,3 +251,34 @@ def test_small_teams_dial_fractionally() -> None:
     # Binomial(200, fraction): four standard deviations either side.
     sd = math.sqrt(fraction * (1 - fraction) / 200)
     assert abs(float(np.mean(launches)) - 1.0 - fraction) < 4 * sd
+
+
+def test_no_creep_past_the_target_tick_by_tick() -> None:
+    # Calls already in flight carry the risk up to lambda: the first new call's risk is
+    # above it. Its fractional chance is interpolated from the last call in flight, not
+    # from zero, so a state well past the target launches nothing however many ticks
+    # (each with a fresh draw) go by; the old rule launched with lambda / risk each time.
+    pacer = warmed(initial_threshold=0.01)
+    rng = np.random.default_rng(3)
+    busy = 18
+    view = View(np.linspace(5.0, 300.0, busy), np.zeros(busy, dtype=bool), np.full(14, 4.0))
+    state = inputs(2, busy, 14)
+    launched = []
+    for _ in range(200):
+        pacer._u = None
+        pacer._last_key = None  # decide in full every tick, as after a state change
+        decision = pacer.decide(state, view, rng)
+        launched.append(decision.launch)
+    risks = decision.detail["risks"]
+    lam = decision.detail["threshold"]
+    assert risks[0] > lam  # the first new call is over the threshold ...
+    assert 2 * risks[0] - risks[1] > lam  # ... and so is the last call in flight
+    assert sum(launched) == 0
+
+
+def test_fraction_for_the_first_new_call_starts_from_the_last_in_flight() -> None:
+    risk = np.array([0.0146, 0.0208, 0.0281])
+    below = PredictivePacer._risk_below(risk, 0, in_flight=6)
+    assert below == pytest.approx(2 * 0.0146 - 0.0208)
+    assert PredictivePacer._risk_below(risk, 0, in_flight=0) == 0.0  # nothing in flight
+    assert PredictivePacer._risk_below(risk, 2, in_flight=6) == pytest.approx(0.0208)
