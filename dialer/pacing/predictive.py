@@ -8,8 +8,9 @@ At each decision (every engine event and tick):
    (:class:`RingModel`, from the answer probability and the delay curves);
 3. the drop risk of the n-th new call (:func:`risk.risk_curve`); the pacer launches the
    largest n whose risk stays under lambda and launches one more with the fractional
-   probability (lambda - risk_n) / (risk_n+1 - risk_n), against a uniform draw kept until
-   a call is launched, so waiting between events does not turn a fraction into a certainty;
+   probability (lambda - risk_n) / (risk_n+1 - risk_n) (risk_0: the last call already in
+   flight, extrapolated), against a uniform draw kept until a call is launched, so waiting
+   between events does not turn a fraction into a certainty;
 4. lambda comes from :class:`budget.ThresholdController`, which spends the abandonment
    budget of the ledger's window; a spent budget means progressive until it recovers;
 5. everything is learned online (:mod:`dialer.pacing.estimators`); until enough has been
