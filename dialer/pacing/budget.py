@@ -229,11 +229,12 @@ class ThresholdController:
             live, drops, self.cap, aim, margin, surplus, spent, max(to_come, self.min_remaining)
         )
 
-    def update(self, budget: BudgetState) -> float:
-        """Learn from what happened since the last update, then set lambda for the budget
-        now; returns the new threshold."""
+    def update(self, budget: BudgetState, learn: bool = True) -> float:
+        """Learn from what happened since the last update (unless ``learn`` is False: the
+        pacer's risks were conservative bounds, whose drops say little about lambda), then
+        set lambda for the budget now; returns the new threshold."""
         last = self._last
-        if last is None or budget.spent:
+        if last is None or budget.spent or not learn:
             # A spent budget means progressive: what happens now says nothing about lambda.
             self._last = (budget.live, budget.drops)
         else:

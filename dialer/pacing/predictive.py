@@ -36,6 +36,7 @@ from dialer.pacing.risk import (
     BusyTable,
     Moments,
     RingModel,
+    RiskCurve,
     horizon_nodes,
     node_weights,
     risk_curve,
@@ -80,6 +81,8 @@ class PredictivePacer(Pacer):
             "spent_guard",
             "spent_sigmas",
             "recompute_after",
+            "min_resolved",
+            "cautious_quantile",
         }
     )
 
@@ -106,6 +109,8 @@ class PredictivePacer(Pacer):
         self.connect_grace = 2.0  # the engine's, from PacingInputs
         self.min_live_answers = int(options.get("min_live_answers", 50))
         self.min_talks = int(options.get("min_talks", 30))
+        self.min_resolved = int(options.get("min_resolved", 20))
+        self.cautious_quantile = float(options.get("cautious_quantile", 0.95))
         self.answer_quantile = float(options.get("answer_quantile", 0.75))
         self.exact_max = int(options.get("exact_max", 24))
         forgetting = float(options.get("forgetting", 0.998))
@@ -116,6 +121,7 @@ class PredictivePacer(Pacer):
         self.failure_delay = EmpiricalDelay(window=2000, fallback=Exponential(15.0))
         self.live_answers = 0
         self.talks = 0
+        self.resolved = 0
         self._nodes = horizon_nodes()
         self._busy: BusyTable | None = None
         self._ring: RingModel | None = None
@@ -178,6 +184,7 @@ class PredictivePacer(Pacer):
         else:
             self.failure_delay.observe(delay)
         self._resolved_since_refresh += 1
+        self.resolved += 1
 
     def observe_talk(self, seconds: float, now: float) -> None:
         self.talk.observe(seconds)
@@ -209,9 +216,13 @@ class PredictivePacer(Pacer):
             - inputs.in_flight
         )
         progressive = max(0, min(inputs.ready - inputs.in_flight, room))
-        if self.live_answers < self.min_live_answers or self.talks < self.min_talks:
+        if self.resolved < self.min_resolved:
             self.predicted_free = float(inputs.ready)
             return PacingDecision(progressive, "learning: progressive until enough calls seen")
+        # Until an estimate has enough evidence its conservative bound stands in for it: a
+        # high quantile of the answer probability, and busy collectors that stay busy.
+        answers_known = self.live_answers >= self.min_live_answers
+        talks_known = self.talks >= self.min_talks
         now = inputs.now
         key = (
             inputs.ready,
@@ -237,7 +248,8 @@ class PredictivePacer(Pacer):
         to_come = expected * (self.recovery_share if rolling else max(0.0, 1.0 - progress))
         budget = self.controller.state(live, drops, expected, progress, to_come)
         self.budget = budget
-        lam = self.controller.update(budget)
+        # Drops under a conservative bound say little about lambda: not charged to it.
+        lam = self.controller.update(budget, learn=answers_known and talks_known)
         if budget.spent:
             self.predicted_free = float(inputs.ready)
             return PacingDecision(
@@ -251,37 +263,13 @@ class PredictivePacer(Pacer):
         elapsed, in_wrap = view.busy_elapsed(now)
         ring_elapsed = view.ringing_elapsed(now)
         self.connect_grace = inputs.connect_grace
-        busy_table, ring = self._models(elapsed, in_wrap)
-        assert self._weights is not None
-        p = self.answer_rate.quantile(_hour(now), self.answer_quantile)
+        quantile = self.answer_quantile if answers_known else self.cautious_quantile
+        p = self.answer_rate.quantile(_hour(now), quantile)
         self._p = p
-        capacity = inputs.ready + elapsed.size - inputs.waiting
-        still_busy: FloatArray | Moments
-        ringing: FloatArray | Moments
-        if elapsed.size + ring_elapsed.size <= self.exact_max:
-            still_busy = 1.0 - busy_table(elapsed, in_wrap)
-            ringing = ring(ring_elapsed, p)
-            free_soon = float(elapsed.size - (still_busy @ self._weights).sum())
-        else:  # moments only; binned by elapsed time for large teams
-            if elapsed.size > BINNED_ABOVE:
-                still_busy = busy_table.moments(elapsed, in_wrap)
-            else:
-                still_busy = Moments.of(1.0 - busy_table(elapsed, in_wrap))
-            if ring_elapsed.size > BINNED_ABOVE:
-                ringing = ring.moments(ring_elapsed, p)
-            else:
-                ringing = Moments.of(ring(ring_elapsed, p))
-            free_soon = float(elapsed.size - still_busy.mean @ self._weights)
-        curve = risk_curve(
-            still_busy,
-            ringing,
-            ring.new_call(p),
-            self._weights,
-            capacity,
-            room + 1,
-            stop_at=lam,
-            exact_max=self.exact_max,
-        )
+        if talks_known:
+            curve, free_soon = self._risks(elapsed, in_wrap, ring_elapsed, p, inputs, room, lam)
+        else:
+            curve, free_soon = self._idle_only_risks(ring_elapsed.size, p, inputs, room, lam)
         risk = curve.risk
         n = int(np.searchsorted(risk, lam, side="left"))  # risks are non-decreasing
         n = min(n, room)
@@ -314,8 +302,22 @@ class PredictivePacer(Pacer):
             self.predicted_free,
             curve.exact,
         )
+        if not (answers_known and talks_known):
+            record["learning"] = self._learning(answers_known, talks_known)
+            record["why"] = f"{record['why']} (learning: {record['learning']})"
         self.last_record = record
         return PacingDecision(n, record["why"], detail=record)
+
+    def _learning(self, answers_known: bool, talks_known: bool) -> str:
+        bounds = []
+        if not answers_known:
+            bounds.append(
+                f"answer probability at its {self.cautious_quantile:g} quantile until "
+                f"{self.min_live_answers} live answers"
+            )
+        if not talks_known:
+            bounds.append(f"only idle collectors counted until {self.min_talks} talks")
+        return "; ".join(bounds)
 
     @staticmethod
     def _risk_below(risk: FloatArray, n: int, in_flight: int) -> float:
@@ -341,7 +343,80 @@ class PredictivePacer(Pacer):
             "answer_delay_mean": self.answer_delay.mean(),
         }
 
-    def _models(self, elapsed: FloatArray, in_wrap: BoolArray) -> tuple[BusyTable, RingModel]:
+    def _risks(
+        self,
+        elapsed: FloatArray,
+        in_wrap: BoolArray,
+        ring_elapsed: FloatArray,
+        p: float,
+        inputs: PacingInputs,
+        room: int,
+        lam: float,
+    ) -> tuple[RiskCurve, float]:
+        """The model's risk curve and the busy collectors expected free within the horizon."""
+        ring = self._ring_model()
+        weights = self._weights
+        assert weights is not None
+        capacity = inputs.ready + elapsed.size - inputs.waiting
+        still_busy: FloatArray | Moments
+        ringing: FloatArray | Moments
+        if elapsed.size + ring_elapsed.size <= self.exact_max:
+            still_busy = self._still_busy(elapsed, in_wrap)
+            ringing = ring(ring_elapsed, p)
+            free_soon = float(elapsed.size - (still_busy @ weights).sum())
+        else:  # moments only; binned by elapsed time for large teams
+            if elapsed.size > BINNED_ABOVE:
+                still_busy = self._busy_table(elapsed, in_wrap).moments(elapsed, in_wrap)
+            else:
+                still_busy = Moments.of(self._still_busy(elapsed, in_wrap))
+            if ring_elapsed.size > BINNED_ABOVE:
+                ringing = ring.moments(ring_elapsed, p)
+            else:
+                ringing = Moments.of(ring(ring_elapsed, p))
+            free_soon = float(elapsed.size - still_busy.mean @ weights)
+        curve = risk_curve(
+            still_busy,
+            ringing,
+            ring.new_call(p),
+            weights,
+            capacity,
+            room + 1,
+            stop_at=lam,
+            exact_max=self.exact_max,
+        )
+        return curve, free_soon
+
+    def _idle_only_risks(
+        self, ringing: int, p: float, inputs: PacingInputs, room: int, lam: float
+    ) -> tuple[RiskCurve, float]:
+        """Before the talk model has its talks: an upper bound on every drop risk that needs
+        neither the talk model nor the delay curves. Only the idle collectors are counted on
+        and every other call in flight may be answered first, each with chance p (a high
+        quantile): risk(m) = P(Bin(ringing + m, p) >= idle - waiting)."""
+        one_node = np.ones(1)
+        within = np.full((ringing, 1), p)
+        ring_part: FloatArray | Moments = (
+            within if ringing <= self.exact_max else Moments.of(within)
+        )
+        curve = risk_curve(
+            np.zeros((0, 1)),
+            ring_part,
+            np.full(1, p),
+            one_node,
+            inputs.ready - inputs.waiting,
+            room + 1,
+            stop_at=lam,
+            exact_max=self.exact_max,
+        )
+        return curve, 0.0
+
+    def _still_busy(self, elapsed: FloatArray, in_wrap: BoolArray) -> FloatArray:
+        """(busy, nodes): P(each busy collector is still busy at each node + grace)."""
+        if not elapsed.size:
+            return np.zeros((0, self._nodes.size))
+        return 1.0 - self._busy_table(elapsed, in_wrap)(elapsed, in_wrap)
+
+    def _busy_table(self, elapsed: FloatArray, in_wrap: BoolArray) -> BusyTable:
         talk_in_progress = elapsed[~in_wrap] if elapsed.size else elapsed
         talk: Distribution = self.talk.distribution(talk_in_progress)
         wrap = self.wrap.distribution()
@@ -353,11 +428,14 @@ class PredictivePacer(Pacer):
             or busy.grace != self.connect_grace
         ):
             busy = self._busy = BusyTable(talk, wrap, self.connect_grace, self._nodes)
+        return busy
+
+    def _ring_model(self) -> RingModel:
         if self._ring is None or self._resolved_since_refresh >= 50:
             self._ring = RingModel(self.answer_delay, self.failure_delay, self._nodes)
             self._weights = node_weights(self.answer_delay)
             self._resolved_since_refresh = 0
-        return busy, self._ring
+        return self._ring
 
 
 def _hour(now: float) -> int:

@@ -167,3 +167,18 @@ def test_near_the_spent_line_a_debt_is_paid_back_at_once() -> None:
     slack = 2.0 * math.sqrt(0.03 * 0.97 * 30_000) * 0.9
     headroom = 0.03 * 3_000 + slack - 120 - 1
     assert near.remaining_live * near.target == pytest.approx(headroom)
+
+
+def test_drops_under_conservative_risks_are_not_charged_to_lambda() -> None:
+    # While the pacer's risks are bounds (warm-up), its drops are not evidence of the slope;
+    # the proportional part still acts on the budget.
+    learning = ThresholdController(0.03)
+    prior_slope = learning.slope
+    for live in range(1, 201):
+        learning.update(learning.state(live, 0, expected_live=5000), learn=False)
+    assert learning.slope == prior_slope
+    assert learning.threshold > learning.low  # lambda still follows the budget surplus
+    learned = ThresholdController(0.03)
+    for live in range(1, 201):
+        learned.update(learned.state(live, 0, expected_live=5000))
+    assert learned.slope < prior_slope  # no drops at all: the slope learned is lower

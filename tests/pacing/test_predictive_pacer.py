@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from dialer.domain.commands import Originate
 from dialer.domain.events import (
@@ -94,6 +95,68 @@ def test_progressive_while_learning() -> None:
     decision = pacer.decide(inputs(5, 5, 2), view_for(5, 2, rng), rng)
     assert decision.launch == 3
     assert "learning" in decision.reason
+
+
+def resolved_only(live: int, failed: int, **options: float) -> PredictivePacer:
+    """A fresh pacer that has seen dials resolve but no talk complete."""
+    pacer = PredictivePacer(**options)
+    for _ in range(live):
+        pacer.observe_dial_resolved(8.0, True, 0.0)
+    for _ in range(failed):
+        pacer.observe_dial_resolved(12.0, False, 0.0)
+    return pacer
+
+
+def test_before_the_talk_model_only_idle_collectors_are_counted_on() -> None:
+    # 60 live answers in 200 dials, no talk complete: the risk of the (m + 1)-th new call is
+    # P(Bin(ringing + m, p) >= idle - waiting), whatever the busy collectors' elapsed times.
+    pacer = resolved_only(60, 140, initial_threshold=0.05)
+    rng = np.random.default_rng(0)
+    decision = pacer.decide(inputs(8, 30, 5, waiting=1), view_for(30, 5, rng), rng)
+    p = pacer.answer_rate.quantile(0, pacer.answer_quantile)  # 60 live answers: known
+    assert decision.detail["estimates"]["p_answer"] == pytest.approx(p, abs=1e-4)
+    risks = decision.detail["risks"]
+    # The exact computation stops at the first call over the threshold (the rest read 1).
+    computed = next(i for i, r in enumerate(risks) if r >= decision.detail["threshold"]) + 1
+    expected = [float(stats.binom.sf(7 - 1, 5 + m, p)) for m in range(computed)]
+    assert risks[:computed] == pytest.approx(expected, abs=2e-5)  # the record rounds to 1e-5
+    assert decision.detail["predicted_free"] == 8.0  # busy collectors are not counted on
+    assert "only idle collectors" in decision.reason
+    # It dials ahead of progressive (7 idle, 5 calls out: progressive would launch 2) ...
+    assert decision.launch > 2
+    # ... and never past the threshold, bar the one fractional call.
+    assert all(r < decision.detail["threshold"] for r in risks[: decision.launch - 1])
+
+
+def test_the_idle_only_bound_is_above_the_model_risk() -> None:
+    # The same state, once the talk model is fitted: counting on busy collectors can only
+    # lower every call's risk, and the bound holds even with the cautious answer quantile.
+    model = warmed(initial_threshold=0.05)
+    bound = copy.deepcopy(model)
+    bound.talks = 0
+    rng = np.random.default_rng(4)
+    view = view_for(20, 6, rng)
+    for pacer in (model, bound):
+        pacer._last_key = None
+    full = model.decide(inputs(3, 20, 6), view, np.random.default_rng(1)).detail["risks"]
+    idle = bound.decide(inputs(3, 20, 6), view, np.random.default_rng(1)).detail["risks"]
+    shared = min(len(full), len(idle))
+    assert shared >= 2
+    assert all(i >= f - 1e-12 for i, f in zip(idle[:shared], full[:shared], strict=True))
+    assert idle[0] > full[0]
+
+
+def test_answer_probability_at_a_high_quantile_until_enough_live_answers() -> None:
+    pacer = resolved_only(10, 30)
+    pacer.talks = pacer.min_talks  # the talk model is known; the answer rate is not
+    for _ in range(pacer.min_talks):
+        pacer.observe_talk(120.0, 0.0)
+    rng = np.random.default_rng(0)
+    decision = pacer.decide(inputs(4, 6, 2), view_for(6, 2, rng), rng)
+    cautious = pacer.answer_rate.quantile(0, pacer.cautious_quantile)
+    assert decision.detail["estimates"]["p_answer"] == pytest.approx(cautious, abs=1e-4)
+    assert cautious > pacer.answer_rate.quantile(0, pacer.answer_quantile)
+    assert "0.95 quantile" in decision.reason
 
 
 def test_nothing_without_an_available_collector() -> None:
