@@ -13,8 +13,12 @@ At each decision (every engine event and tick):
    between events does not turn a fraction into a certainty;
 4. lambda comes from :class:`budget.ThresholdController`, which spends the abandonment
    budget of the ledger's window; a spent budget means progressive until it recovers;
-5. everything is learned online (:mod:`dialer.pacing.estimators`); until enough has been
-   seen the pacer runs progressive.
+5. everything is learned online (:mod:`dialer.pacing.estimators`). Progressive for the
+   first ``min_resolved`` dials; then, until an estimate has its evidence, a conservative
+   bound stands in for it: the answer probability's ``cautious_quantile`` until
+   ``min_live_answers``, and until ``min_talks`` talks only the idle collectors are
+   counted on, every other call in flight taken as answered first (no talk model, no
+   delay curves): an upper bound on every drop risk.
 
 Every decision carries an explanation (:mod:`dialer.pacing.explain`) in ``detail``.
 """
@@ -94,7 +98,7 @@ class PredictivePacer(Pacer):
         self.controller = ThresholdController(
             self.abandon_cap,
             initial=float(options.get("initial_threshold", 0.01)),
-            margin_sigmas=float(options.get("margin_sigmas", 1.0)),
+            margin_sigmas=float(options.get("margin_sigmas", 0.5)),
             prior_drops=float(options.get("prior_drops", 15.0)),
             memory=float(options.get("memory", 0.997)),
             spent_guard=float(options.get("spent_guard", 1.0)),
