@@ -226,6 +226,7 @@ def test_engine_dials_ahead_once_warm() -> None:
     lines=st.floats(1.0, 4.0),
     engine_lines=st.floats(1.0, 4.0),
     seed=st.integers(0, 1000),
+    learning=st.booleans(),
 )
 def test_never_more_than_max_lines_per_collector(
     ready: int,
@@ -235,8 +236,11 @@ def test_never_more_than_max_lines_per_collector(
     lines: float,
     engine_lines: float,
     seed: int,
+    learning: bool,
 ) -> None:
     pacer = warmed(initial_threshold=0.5)
+    if learning:  # the warm-up's bounds: answer-rate quantile, idle collectors only
+        pacer.talks = pacer.live_answers = 0
     pacer.configure(max_lines_per_collector=lines)
     rng = np.random.default_rng(seed)
     state = inputs(ready, busy, ringing, paused, engine_lines)
