@@ -65,8 +65,11 @@ def censored_gamma_fit(complete: FloatArray, censored: FloatArray) -> tuple[floa
 
 
 class TalkModel:
-    """Window of completed talks; refitted every ``refit_every`` completions with the talks
-    in progress as censored data. ``distribution`` is the prior until ``min_complete``."""
+    """Window of completed talks; refitted with the talks in progress as censored data
+    every ``refit_every`` completions, or sooner while the evidence is thin: once the
+    completions since the last fit match those it was fitted on (at 30, 60, 120 ...), so
+    an early fit from few talks is not kept for long. ``distribution`` is the prior until
+    ``min_complete``."""
 
     def __init__(
         self,
@@ -84,6 +87,7 @@ class TalkModel:
         self.floor = check_positive("floor", floor)
         self._fit: Distribution | None = None
         self._since = 0
+        self._fitted_on = 0  # completions in the window at the last fit
         self.family = "prior"
 
     @property
@@ -100,13 +104,14 @@ class TalkModel:
     def distribution(self, in_progress: npt.ArrayLike = ()) -> Distribution:
         if self.n_complete < self.min_complete:
             return self.prior
-        if self._fit is None or self._since >= self.refit_every:
+        if self._fit is None or self._since >= min(self.refit_every, self._fitted_on):
             self._refit(np.asarray(in_progress, dtype=np.float64).ravel())
         assert self._fit is not None
         return self._fit
 
     def _refit(self, in_progress: FloatArray) -> None:
         self._since = 0
+        self._fitted_on = self.n_complete
         complete = np.fromiter(self._window, np.float64)
         censored = np.maximum(in_progress[in_progress > 0], self.floor)
         best: tuple[float, Distribution, str] | None = None

@@ -35,3 +35,24 @@ def test_the_better_family_is_chosen(true: Exponential | LogNormal, family: str)
     if family == "gamma":
         assert isinstance(fit, Gamma)
         assert fit.cv() == pytest.approx(1.0, abs=0.1)  # the exponential is gamma shape 1
+
+
+def test_an_early_fit_is_refitted_as_the_evidence_doubles() -> None:
+    # Fitted on the first 30 talks, it refits at 60 (not only at refit_every = 100): a fit
+    # from 30 talks is too noisy to keep for another 100.
+    rng = np.random.default_rng(7)
+    model = TalkModel(LogNormal(100.0, 1.0), window=1000, refit_every=100, min_complete=30)
+    for x in rng.exponential(60.0, 30):
+        model.observe(float(x))
+    first = model.distribution()
+    for x in rng.exponential(600.0, 29):
+        model.observe(float(x))
+    assert model.distribution() is first  # 29 since the fit on 30: kept
+    model.observe(600.0)
+    second = model.distribution()
+    assert second.mean() > 2.0 * first.mean()  # refitted on all 60
+    for x in rng.exponential(600.0, 59):
+        model.observe(float(x))
+    assert model.distribution() is second  # next at 60 + 60 = 120 talks
+    model.observe(600.0)
+    assert model.distribution() is not second
