@@ -14,11 +14,11 @@ At each decision (every engine event and tick):
 4. lambda comes from :class:`budget.ThresholdController`, which spends the abandonment
    budget of the ledger's window; a spent budget means progressive until it recovers;
 5. everything is learned online (:mod:`dialer.pacing.estimators`). Progressive for the
-   first ``min_resolved`` dials; then, until an estimate has its evidence, a conservative
-   bound stands in for it: the answer probability's ``cautious_quantile`` until
-   ``min_live_answers``, and until ``min_talks`` talks only the idle collectors are
-   counted on, every other call in flight taken as answered first (no talk model, no
-   delay curves): an upper bound on every drop risk.
+   first ``min_resolved`` dials; then, until the model has its evidence
+   (``min_live_answers`` live answers and ``min_talks`` talks), a bound on every drop risk
+   that needs no talk model and no delay curves: only the idle collectors are counted on,
+   every other call in flight is taken as answered first, and the answer probability is
+   its ``cautious_quantile`` until ``min_live_answers``.
 
 Every decision carries an explanation (:mod:`dialer.pacing.explain`) in ``detail``.
 """
@@ -223,8 +223,8 @@ class PredictivePacer(Pacer):
         if self.resolved < self.min_resolved:
             self.predicted_free = float(inputs.ready)
             return PacingDecision(progressive, "learning: progressive until enough calls seen")
-        # Until an estimate has enough evidence its conservative bound stands in for it: a
-        # high quantile of the answer probability, and busy collectors that stay busy.
+        # Until the model has its evidence a bound stands in for it: a high quantile of
+        # the answer probability, and only the idle collectors counted on.
         answers_known = self.live_answers >= self.min_live_answers
         talks_known = self.talks >= self.min_talks
         now = inputs.now
@@ -270,7 +270,7 @@ class PredictivePacer(Pacer):
         quantile = self.answer_quantile if answers_known else self.cautious_quantile
         p = self.answer_rate.quantile(_hour(now), quantile)
         self._p = p
-        if talks_known:
+        if answers_known and talks_known:
             curve, free_soon = self._risks(elapsed, in_wrap, ring_elapsed, p, inputs, room, lam)
         else:
             curve, free_soon = self._idle_only_risks(ring_elapsed.size, p, inputs, room, lam)
@@ -307,20 +307,22 @@ class PredictivePacer(Pacer):
             curve.exact,
         )
         if not (answers_known and talks_known):
-            record["learning"] = self._learning(answers_known, talks_known)
+            record["learning"] = self._learning(answers_known)
             record["why"] = f"{record['why']} (learning: {record['learning']})"
         self.last_record = record
         return PacingDecision(n, record["why"], detail=record)
 
-    def _learning(self, answers_known: bool, talks_known: bool) -> str:
+    def _learning(self, answers_known: bool) -> str:
         bounds = []
         if not answers_known:
             bounds.append(
                 f"answer probability at its {self.cautious_quantile:g} quantile until "
                 f"{self.min_live_answers} live answers"
             )
-        if not talks_known:
-            bounds.append(f"only idle collectors counted until {self.min_talks} talks")
+        bounds.append(
+            f"only idle collectors counted until {self.min_live_answers} live answers "
+            f"and {self.min_talks} talks"
+        )
         return "; ".join(bounds)
 
     @staticmethod
@@ -393,7 +395,7 @@ class PredictivePacer(Pacer):
     def _idle_only_risks(
         self, ringing: int, p: float, inputs: PacingInputs, room: int, lam: float
     ) -> tuple[RiskCurve, float]:
-        """Before the talk model has its talks: an upper bound on every drop risk that needs
+        """Before the model has its evidence: an upper bound on every drop risk that needs
         neither the talk model nor the delay curves. Only the idle collectors are counted on
         and every other call in flight may be answered first, each with chance p (a high
         quantile): risk(m) = P(Bin(ringing + m, p) >= idle - waiting)."""
