@@ -42,6 +42,7 @@ from dialer.pacing.risk import (
     RingModel,
     RiskCurve,
     horizon_nodes,
+    idle_only_risk_curve,
     node_weights,
     risk_curve,
 )
@@ -116,6 +117,11 @@ class PredictivePacer(Pacer):
         self.min_resolved = int(options.get("min_resolved", 20))
         self.cautious_quantile = float(options.get("cautious_quantile", 0.95))
         self.answer_quantile = float(options.get("answer_quantile", 0.75))
+        for name in ("answer_quantile", "cautious_quantile"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ValueError(
+                    f"predictive {name} must be in (0, 1), got {getattr(self, name)!r}"
+                )
         self.exact_max = int(options.get("exact_max", 24))
         forgetting = float(options.get("forgetting", 0.998))
         self.answer_rate = HourlyAnswerRate(1.0, 3.0, forgetting, min_obs=200.0)
@@ -273,7 +279,11 @@ class PredictivePacer(Pacer):
         if answers_known and talks_known:
             curve, free_soon = self._risks(elapsed, in_wrap, ring_elapsed, p, inputs, room, lam)
         else:
-            curve, free_soon = self._idle_only_risks(ring_elapsed.size, p, inputs, room, lam)
+            capacity = inputs.ready - inputs.waiting
+            curve = idle_only_risk_curve(
+                ring_elapsed.size, p, capacity, room + 1, lam, self.exact_max
+            )
+            free_soon = 0.0
         risk = curve.risk
         n = int(np.searchsorted(risk, lam, side="left"))  # risks are non-decreasing
         n = min(n, room)
@@ -391,30 +401,6 @@ class PredictivePacer(Pacer):
             exact_max=self.exact_max,
         )
         return curve, free_soon
-
-    def _idle_only_risks(
-        self, ringing: int, p: float, inputs: PacingInputs, room: int, lam: float
-    ) -> tuple[RiskCurve, float]:
-        """Before the model has its evidence: an upper bound on every drop risk that needs
-        neither the talk model nor the delay curves. Only the idle collectors are counted on
-        and every other call in flight may be answered first, each with chance p (a high
-        quantile): risk(m) = P(Bin(ringing + m, p) >= idle - waiting)."""
-        one_node = np.ones(1)
-        within = np.full((ringing, 1), p)
-        ring_part: FloatArray | Moments = (
-            within if ringing <= self.exact_max else Moments.of(within)
-        )
-        curve = risk_curve(
-            np.zeros((0, 1)),
-            ring_part,
-            np.full(1, p),
-            one_node,
-            inputs.ready - inputs.waiting,
-            room + 1,
-            stop_at=lam,
-            exact_max=self.exact_max,
-        )
-        return curve, 0.0
 
     def _still_busy(self, elapsed: FloatArray, in_wrap: BoolArray) -> FloatArray:
         """(busy, nodes): P(each busy collector is still busy at each node + grace)."""

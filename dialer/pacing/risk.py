@@ -38,6 +38,7 @@ __all__ = [
     "RingModel",
     "RiskCurve",
     "horizon_nodes",
+    "idle_only_risk_curve",
     "risk_curve",
 ]
 
@@ -254,6 +255,27 @@ def risk_curve(
         rest = _refined_normal(total, pi, w, capacity, first, candidates)
         risk = np.maximum.accumulate(np.concatenate((risk, rest)))
     return RiskCurve(risk, False)
+
+
+def idle_only_risk_curve(
+    in_flight: int,
+    p: float,
+    idle: int,
+    candidates: int,
+    stop_at: float = math.inf,
+    exact_max: int = 64,
+) -> RiskCurve:
+    """An upper bound on the drop risks that needs neither the talk model nor the delay
+    curves (the pacer's warm-up): only the ``idle`` collectors (less the calls waiting)
+    are counted on, and each of the ``in_flight`` calls and the other new ones may be
+    answered first with chance p: risk(m) = P(Bin(in_flight + m, p) >= idle). Busy
+    collectors can only free up and calls can only fail or answer later, so the model's
+    risk is never above it."""
+    within = np.full((in_flight, 1), p)
+    ringing: FloatArray | Moments = within if in_flight <= exact_max else Moments.of(within)
+    return risk_curve(
+        np.zeros((0, 1)), ringing, np.full(1, p), np.ones(1), idle, candidates, stop_at, exact_max
+    )
 
 
 def _as_moments(x: FloatArray | Moments) -> Moments:

@@ -87,6 +87,8 @@ def test_make_pacer_builds_it() -> None:
     assert pacer.periodic
     with pytest.raises(ValueError, match="no settings"):
         make_pacer("predictive", bogus=1)
+    with pytest.raises(ValueError, match="cautious_quantile must be in"):
+        make_pacer("predictive", cautious_quantile=1.5)
 
 
 def test_progressive_while_learning() -> None:
