@@ -40,8 +40,10 @@ def decision_record(
     estimates: dict[str, float],
     predicted_free: float,
     exact: bool,
+    learning: str = "",
 ) -> dict[str, Any]:
-    """One decision's record; ``risk[m]`` is the drop risk of the (m + 1)-th new call."""
+    """One decision's record; ``risk[m]`` is the drop risk of the (m + 1)-th new call;
+    ``learning``: the bounds the warm-up used instead of the model (empty once it is ready)."""
     shown = min(risk.size, launched + 2)
     if launched == 0:
         why = (
@@ -53,7 +55,9 @@ def decision_record(
         why = f"{launched} call(s): each drop risk under lambda {threshold:.4f}"
         if fraction > 0 and launched <= risk.size and risk[launched - 1] >= threshold:
             why += f" (the last one fractionally, p={fraction:.2f})"
-    return {
+    if learning:
+        why += f" (learning: {learning})"
+    record: dict[str, Any] = {
         "mode": "predictive",
         "why": why,
         "launched": launched,
@@ -85,3 +89,6 @@ def decision_record(
         },
         "estimates": {k: round(v, 4) for k, v in estimates.items()},
     }
+    if learning:
+        record["learning"] = learning
+    return record

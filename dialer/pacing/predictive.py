@@ -232,7 +232,7 @@ class PredictivePacer(Pacer):
         # Until the model has its evidence a bound stands in for it: a high quantile of
         # the answer probability, and only the idle collectors counted on.
         answers_known = self.live_answers >= self.min_live_answers
-        talks_known = self.talks >= self.min_talks
+        model_ready = answers_known and self.talks >= self.min_talks
         now = inputs.now
         key = (
             inputs.ready,
@@ -259,7 +259,7 @@ class PredictivePacer(Pacer):
         budget = self.controller.state(live, drops, expected, progress, to_come)
         self.budget = budget
         # Drops under a conservative bound say little about lambda: not charged to it.
-        lam = self.controller.update(budget, learn=answers_known and talks_known)
+        lam = self.controller.update(budget, learn=model_ready)
         if budget.spent:
             self.predicted_free = float(inputs.ready)
             return PacingDecision(
@@ -276,7 +276,7 @@ class PredictivePacer(Pacer):
         quantile = self.answer_quantile if answers_known else self.cautious_quantile
         p = self.answer_rate.quantile(_hour(now), quantile)
         self._p = p
-        if answers_known and talks_known:
+        if model_ready:
             curve, free_soon = self._risks(elapsed, in_wrap, ring_elapsed, p, inputs, room, lam)
         else:
             capacity = inputs.ready - inputs.waiting
@@ -315,10 +315,8 @@ class PredictivePacer(Pacer):
             self._estimates(),
             self.predicted_free,
             curve.exact,
+            learning="" if model_ready else self._learning(answers_known),
         )
-        if not (answers_known and talks_known):
-            record["learning"] = self._learning(answers_known)
-            record["why"] = f"{record['why']} (learning: {record['learning']})"
         self.last_record = record
         return PacingDecision(n, record["why"], detail=record)
 
