@@ -34,9 +34,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dialer.compliance import load_profile
-from dialer.hopper import Hopper
-from dialer.orchestration_settings import ReassignSettings
-from dialer.reassign import Reassigner
+from dialer.orchestration.reassign import Reassigner
+from dialer.orchestration.settings import ReassignSettings
+from dialer.orchestration.supply import Hopper
 from dialer.settings import PACKAGE_CONFIG_DIR
 from dialer.store.db import create_engine, migrate, session_factory
 from dialer.store.lease_repo import LeaseRepository

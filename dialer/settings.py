@@ -25,7 +25,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from dialer.orchestration_settings import OrchestrationSettings
+from dialer.orchestration.settings import OrchestrationSettings
 from dialer.pacing.distribution_spec import DistributionError, parse_distribution
 from dialer.telephony.sip_settings import SipTrunkSettings
 

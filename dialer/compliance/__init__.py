@@ -1,6 +1,6 @@
 """Compliance: rules as pure predicates, versioned profiles, start-up safety checks.
 
-Imports only `dialer.domain` (DESIGN §2). The CLI sub-app lives in `dialer.compliance.cli`
+Imports only `dialer.domain` (DESIGN §2). The CLI sub-app lives in `dialer.cli.compliance`
 and is not imported here, so the core does not pull in typer.
 """
 

@@ -1,6 +1,6 @@
 """The compliance report of one campaign, built from data (no I/O, no clock).
 
-`dialer compliance report` (`dialer.compliance_report_cli`) reads the store and hands the
+`dialer compliance report` (`dialer.cli.compliance_report`) reads the store and hands the
 numbers here:
 
 - the abandon rate over the profile's window, from the abandonment ledger's totals, and

@@ -250,3 +250,13 @@ class ThresholdController:
         rate = max(rate, 0.02 * budget.target)
         self._lambda = min(self.high, max(self.low, rate / self.slope))
         return self._lambda
+
+
+def budget_remaining(abandons: int, live_answers: int, cap: float) -> float:
+    """Share of the allowance (cap x live answers) not yet used, 0..1; 1 before any answer.
+    The same definition as `BudgetState.remaining_ratio`, from plain counts (the store's
+    ledger read)."""
+    if live_answers <= 0:
+        return 1.0
+    allowance = cap * live_answers
+    return min(1.0, max(0.0, (allowance - abandons) / allowance))

@@ -21,6 +21,10 @@ At each decision (every engine event and tick):
    its ``cautious_quantile`` until ``min_live_answers``.
 
 Every decision carries an explanation (:mod:`dialer.pacing.explain`) in ``detail``.
+
+The module is one class of a little over 400 lines: the decision and the learning state it
+reads (warm-up, refits, the controller) change together, and the maths it calls already
+lives in its own modules (availability, risk, estimators, budget, talkmodel).
 """
 
 from __future__ import annotations

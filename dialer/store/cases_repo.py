@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,11 +22,11 @@ from dialer.domain.model import (
     PhoneNumber,
 )
 from dialer.store.attempts_repo import contact_history
+from dialer.store.batches import chunks
 from dialer.store.records import CaseDetail, NewCase, UpsertResult
 from dialer.store.tables import Campaign, CaseNumber, CaseRow, Collector, Team, utcnow
 
 HISTORY_DAYS = 8  # covers the longest look-back of any rule (Reg F: 7 days) plus a margin
-_IN_CHUNK = 1000  # keeps IN lists under every backend's bound-parameter limit
 _CALLABLE_STATUSES = (CaseStatus.OPEN.value, CaseStatus.PROMISED.value)
 _FLAG_COLUMNS = {
     CaseFlag.DO_NOT_CALL: CaseRow.do_not_call,
@@ -42,11 +42,6 @@ _IMPORTED_COLUMNS = (
     *("display_name_masked", "timezone", "balance", "currency", "days_past_due"),
     *("bucket", "skills", "updated_at"),
 )
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), _IN_CHUNK):
-        yield values[start : start + _IN_CHUNK]
 
 
 def _dialable(number: PhoneNumber) -> bool:
@@ -82,7 +77,7 @@ class CaseRepository:
             [_insert_values(campaign_id, row, now) for row in rows],
         )
         ids = {ref: case_id for case_id, ref in result.tuples()}
-        for chunk in _chunks(list(existing.values())):
+        for chunk in chunks(list(existing.values())):
             await self.session.execute(delete(CaseNumber).where(CaseNumber.case_id.in_(chunk)))
         numbers = [
             _number_values(ids[row.debtor_ref], position, number, old_numbers)
@@ -108,7 +103,7 @@ class CaseRepository:
 
     async def _existing_ids(self, campaign_id: int, refs: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
-        for chunk in _chunks(refs):
+        for chunk in chunks(refs):
             result = await self.session.execute(
                 select(CaseRow.debtor_ref, CaseRow.id).where(
                     CaseRow.campaign_id == campaign_id, CaseRow.debtor_ref.in_(chunk)
@@ -123,7 +118,7 @@ class CaseRepository:
     ) -> dict[tuple[int, str], tuple[bool, bool]]:
         """(case id, number) -> (dnc, consent), for numbers marked DNC or without consent."""
         state: dict[tuple[int, str], tuple[bool, bool]] = {}
-        for chunk in _chunks(case_ids):
+        for chunk in chunks(case_ids):
             result = await self.session.execute(
                 select(CaseNumber.case_id, CaseNumber.e164, CaseNumber.dnc, CaseNumber.consent)
                 .where(CaseNumber.case_id.in_(chunk))
@@ -280,7 +275,7 @@ class CaseRepository:
 
     async def _numbers(self, case_ids: Sequence[int]) -> dict[int, tuple[PhoneNumber, ...]]:
         numbers: dict[int, list[PhoneNumber]] = defaultdict(list)
-        for chunk in _chunks(case_ids):
+        for chunk in chunks(case_ids):
             result = await self.session.scalars(
                 select(CaseNumber)
                 .where(CaseNumber.case_id.in_(chunk))

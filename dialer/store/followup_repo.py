@@ -1,7 +1,8 @@
 """A case's pending follow-up: a callback promised to the debtor, or a promise to pay to
 check on. Whoever records a callback or a promise sets it (the web's dispositions);
 the hopper supplies due follow-ups first, an ended attempt clears a fulfilled callback,
-and the broken-promise rule (dialer.reassign) turns an unkept promise into an escalation.
+and the broken-promise rule (dialer.orchestration.reassign) turns an unkept promise into an
+escalation.
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ NO KEY UPDATE SKIP LOCKED)`, atomic on SQLite (one writer at a time); on Postgre
 hopper runs the same two steps as separate statements on asyncpg (`lease_pg`: lock, then
 lease while it reads the cases' numbers). Concurrent daemons skip each other's locked rows
 instead of waiting, and a row changed meanwhile is re-checked (still unleased or expired)
-before its lock is taken. The holder
-extends its leases while it runs and releases each case when its attempt ends (or a rule
-defers it); a crashed holder's leases expire, and an expired lease is taken over by the
-next refill that reaches it (the sweep job only tidies stale markers).
+before its lock is taken. The holder extends its leases while it runs and releases each
+case when its attempt ends (or a rule defers it); a crashed holder's leases expire, and an
+expired lease is taken over by the next refill that reaches it (the sweep job only tidies
+stale markers).
 
 The ready lane: callable cases with no next attempt pending (`tables.READY_PREDICATE`),
 indexed by priority. Cases whose next attempt lies in the future are parked; `promote_due`
@@ -19,18 +19,15 @@ lease is a HOT update): a refill filters out the lane's few thousand live leases
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import (
-    ColumnElement,
-    Integer,
     Select,
     Table,
-    any_,
     bindparam,
     exists,
     func,
@@ -39,17 +36,14 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer.domain.model import ContactRecord, NumberType, PhoneNumber
-from dialer.store.attempts_repo import contact_outcome
-from dialer.store.tables import READY_PREDICATE, CallAttempt, CaseNumber, CaseRow, UTCDateTime
+from dialer.store.batches import chunks
+from dialer.store.tables import READY_PREDICATE, CaseRow, UTCDateTime
 
-_IN_CHUNK = 1000  # keeps IN lists under every backend's bound-parameter limit
 _CALLABLE = ("open", "promised")
 # Follow-ups an attempt fulfils once it is dialed at or after their time. A promise stays
-# until the broken-promise rule has looked at it (dialer.reassign).
+# until the broken-promise rule has looked at it (dialer.orchestration.reassign).
 _FULFILLED_BY_A_CALL = ("callback", "broken_promise")
 _READY = text(READY_PREDICATE)
 # Core statements on the table: plain multi-row UPDATEs, not ORM bulk-by-primary-key.
@@ -97,11 +91,6 @@ _RETURNED = (
     _C.followup_at,
     _C.followup_kind,
 )
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), _IN_CHUNK):
-        yield values[start : start + _IN_CHUNK]
 
 
 def _callable() -> list[Any]:
@@ -226,7 +215,7 @@ class LeaseRepository:
         """Push `owner`'s leases on these cases (its hopper and calls) to `until`: the
         heartbeat. Returns how many it still held."""
         extended = 0
-        for chunk in _chunks(list(case_ids)):
+        for chunk in chunks(list(case_ids)):
             result = await self.session.execute(
                 update(CASES)
                 .where(_C.id.in_(chunk), _C.lease_owner == owner)
@@ -253,7 +242,7 @@ class LeaseRepository:
     async def release(self, owner: str, case_ids: Sequence[int]) -> int:
         """Release `owner`'s leases on these cases (a case leased by another is untouched)."""
         released = 0
-        for chunk in _chunks(list(case_ids)):
+        for chunk in chunks(list(case_ids)):
             result = await self.session.execute(
                 update(CASES)
                 .where(_C.id.in_(chunk), _C.lease_owner == owner)
@@ -347,57 +336,3 @@ class LeaseRepository:
 
 
 # ----- what the hopper reads of the cases it leased ------------------------------------------
-
-
-def _among(column: Any, ids: Sequence[int], session: AsyncSession) -> ColumnElement[bool]:
-    """`column` is one of `ids`: one array parameter on PostgreSQL (a 500-item IN list is
-    500 parameters to bind and plan), an IN list elsewhere."""
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(
-            ColumnElement[bool], column == any_(bindparam("ids", list(ids), ARRAY(Integer)))
-        )
-    return cast(ColumnElement[bool], column.in_(ids))
-
-
-async def numbers_of(
-    session: AsyncSession, ids: Sequence[int]
-) -> dict[int, tuple[PhoneNumber, ...]]:
-    """Each case's numbers, in their order."""
-    found: dict[int, list[PhoneNumber]] = {}
-    for chunk in _chunks(list(ids)):
-        rows = await session.execute(
-            select(
-                CaseNumber.case_id,
-                CaseNumber.e164,
-                CaseNumber.type,
-                CaseNumber.consent,
-                CaseNumber.dnc,
-            )
-            .where(_among(CaseNumber.case_id, chunk, session))
-            .order_by(CaseNumber.case_id, CaseNumber.position)
-        )
-        for case_id, e164, kind, consent, dnc in rows.tuples():
-            found.setdefault(case_id, []).append(PhoneNumber(e164, NumberType(kind), consent, dnc))
-    return {case_id: tuple(numbers) for case_id, numbers in found.items()}
-
-
-async def history_of(
-    session: AsyncSession, ids: Sequence[int], since: datetime
-) -> dict[int, tuple[ContactRecord, ...]]:
-    """Attempts dialed at or after `since`, per case, oldest first (compliance's input)."""
-    found: dict[int, list[ContactRecord]] = {}
-    for chunk in _chunks(list(ids)):
-        rows = await session.execute(
-            select(
-                CallAttempt.case_id,
-                CallAttempt.dialed_at,
-                CallAttempt.number_e164,
-                CallAttempt.outcome,
-            )
-            .where(_among(CallAttempt.case_id, chunk, session), CallAttempt.dialed_at >= since)
-            .order_by(CallAttempt.case_id, CallAttempt.dialed_at, CallAttempt.id)
-        )
-        for case_id, at, number, outcome in rows.tuples():
-            record = ContactRecord(at, number, contact_outcome(outcome))
-            found.setdefault(case_id, []).append(record)
-    return {case_id: tuple(records) for case_id, records in found.items()}

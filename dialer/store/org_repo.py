@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.store.lease_repo import LeasedCase
 from dialer.store.records import CampaignInfo, CollectorInfo
 from dialer.store.tables import Campaign, Collector, Team
 
@@ -160,3 +162,28 @@ def _campaign_info(campaign: Campaign) -> CampaignInfo:
         caller_id=campaign.caller_id,
         active=campaign.active,
     )
+
+
+@dataclass(slots=True)
+class NameCache:
+    """Collector and team names by row id (the core speaks names), cached by the hopper's
+    supply (dialer.orchestration.supply) between refills."""
+
+    collectors: dict[int, str] = field(default_factory=dict)
+    teams: dict[int, str] = field(default_factory=dict)
+
+    async def load(self, session: AsyncSession, rows: Sequence[LeasedCase]) -> None:
+        people = {r.owner_id for r in rows if r.owner_id is not None} - set(self.collectors)
+        teams = {r.team_id for r in rows if r.team_id is not None} - set(self.teams)
+        if people:
+            found = await session.execute(
+                select(Collector.id, Collector.username).where(Collector.id.in_(people))
+            )
+            self.collectors.update(found.tuples().all())
+        if teams:
+            named = await session.execute(select(Team.id, Team.name).where(Team.id.in_(teams)))
+            self.teams.update(named.tuples().all())
+
+    def forget(self) -> None:
+        self.collectors.clear()
+        self.teams.clear()

@@ -16,7 +16,7 @@ from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.domain.model import ContactOutcome
-from dialer.priority import ANSWERED, HourStats, PriorityInputs
+from dialer.domain.priority_inputs import ANSWERED, HourStats, PriorityInputs
 from dialer.store.attempts_repo import contact_outcome
 from dialer.store.tables import CallAttempt, CaseRow
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dialer.clock import Clock
 from dialer.domain.calls import CallOutcome
 from dialer.domain.events import CallAnswered, CallFailed, CallHungUp, CallRinging
-from dialer.pacing.distributions import SampleBuffer
+from dialer.pacing.samples import SampleBuffer
 from dialer.telephony.port import TrunkEvent
 from dialer.telephony.simulated_model import SIP_CODE, CarrierModel, Fate
 

@@ -9,7 +9,8 @@ from enum import StrEnum
 import numpy as np
 
 from dialer.domain.calls import CallOutcome
-from dialer.pacing.distributions import Distribution, SampleBuffer
+from dialer.pacing.distributions import Distribution
+from dialer.pacing.samples import SampleBuffer
 
 
 class Fate(StrEnum):

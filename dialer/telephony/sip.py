@@ -5,6 +5,10 @@ This adapter keeps pyVoIP for what it does well (SIP message and SDP parsing, st
 phrases) and runs the signalling itself on one asyncio datagram endpoint, so no thread
 ever touches the event loop and nothing blocks it. Audio never goes through pyVoIP: the
 RTP forwarder relays PCMU between a debtor and a collector's nailed-up leg unchanged.
+
+The module is the one `Trunk` class, a little over 400 lines: its dialog bookkeeping (legs
+by Call-ID, the forwarders, the collector legs) is shared by every method, while message
+building, transactions, registration, pacing and outcomes are modules of their own.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,9 +41,7 @@ from dialer.web.context import (
     principal,
     principal_or_none,
 )
-
-if TYPE_CHECKING:
-    from dialer.daemon import Daemon
+from dialer.web.facade import DialerFacade
 
 log = logging.getLogger(__name__)
 SECURITY_HEADERS = (
@@ -145,9 +143,9 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     return await _error_page(request, exc.status_code, str(exc.detail))
 
 
-def create_app(daemon: Daemon) -> FastAPI:
-    ctx = new_context(daemon)
-    for runner in daemon.runners.values():
+def create_app(dialer: DialerFacade) -> FastAPI:
+    ctx = new_context(dialer)
+    for runner in dialer.runners.values():
         if ctx.hub.observe not in runner.step_observers:
             runner.step_observers.append(ctx.hub.observe)
     app = FastAPI(
@@ -169,7 +167,7 @@ def create_app(daemon: Daemon) -> FastAPI:
     app.include_router(console.router)
     app.include_router(manager.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    allow = daemon.settings.web.metrics_allow
+    allow = dialer.settings.web.metrics_allow
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     async def openapi(who: Annotated[Principal, Depends(principal)]) -> JSONResponse:
@@ -177,11 +175,11 @@ def create_app(daemon: Daemon) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
-        trunk_ok = daemon.trunk is not None and daemon.trunk.registered
+        trunk_ok = dialer.trunk_registered
         body: dict[str, Any] = {
             "status": "ok" if trunk_ok else "degraded",
             "trunk": trunk_ok,
-            "campaigns": sorted(daemon.runners),
+            "campaigns": sorted(dialer.runners),
         }
         return JSONResponse(body, status_code=200 if trunk_ok else 503)
 
@@ -190,7 +188,7 @@ def create_app(daemon: Daemon) -> FastAPI:
         client = request.client.host if request.client else None
         if not _allowed(client, allow):
             return PlainTextResponse("forbidden\n", status_code=403)
-        return Response(daemon.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+        return Response(dialer.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:

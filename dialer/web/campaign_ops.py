@@ -18,16 +18,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dialer.compliance import check_campaign_config
-from dialer.daemon_gauges import budget_remaining
 from dialer.logs import event
 from dialer.pacing.base import Pacer
+from dialer.pacing.budget import budget_remaining
 from dialer.pacing.policies import make_pacer
-from dialer.runner import CampaignRunner
 from dialer.store.attempts_repo import LedgerRepository
 from dialer.store.history_repo import AuditRepository
 from dialer.store.web_repo import AuditEntry, WebRepository
 from dialer.web.collector_ops import iso
 from dialer.web.context import Pacing, Principal, WebContext, WebError
+from dialer.web.facade import CampaignHandle
 
 log = logging.getLogger(__name__)
 COLLECTOR_STATES = ("ready", "reserved", "on_call", "wrap_up", "paused")
@@ -66,7 +66,7 @@ def pacer_target(pacer: Pacer) -> float | None:
     return float(cap) if isinstance(cap, int | float) else None
 
 
-def applied(runner: CampaignRunner) -> dict[str, Any]:
+def applied(runner: CampaignHandle) -> dict[str, Any]:
     """What the running engine actually uses."""
     engine = runner.engine
     return {
@@ -79,7 +79,7 @@ def applied(runner: CampaignRunner) -> dict[str, Any]:
 
 
 def _abandon_terms(ctx: WebContext, name: str, target: float) -> tuple[float, float]:
-    rule = ctx.daemon.profiles[name].abandonment
+    rule = ctx.dialer.profiles[name].abandonment
     return (target, 86400.0) if rule is None else (rule.max_rate, float(rule.window_seconds))
 
 
@@ -120,11 +120,7 @@ async def figures(ctx: WebContext, name: str) -> dict[str, Any]:
         },
         "occupancy": engine.occupancy(now),
         "hopper": engine.hopper_size,
-        "hopper_empty_reason": (
-            None
-            if engine.hopper_size or ctx.daemon.orchestrator is None
-            else ctx.daemon.orchestrator.hopper_reason(name)
-        ),
+        "hopper_empty_reason": (None if engine.hopper_size else ctx.dialer.hopper_reason(name)),
     }
 
 
@@ -192,7 +188,7 @@ async def set_pacing(ctx: WebContext, who: Principal, name: str, change: PacingI
     old = current_pacing(ctx, name)
     given = change.model_dump(exclude_none=True)
     new = dataclasses.replace(old, **given)
-    profile = ctx.daemon.profiles[name]
+    profile = ctx.dialer.profiles[name]
     refusals = check_campaign_config(
         profile,
         connect_grace=settings.connect_grace,
@@ -209,15 +205,13 @@ async def set_pacing(ctx: WebContext, who: Principal, name: str, change: PacingI
     except (ValueError, ImportError) as exc:
         raise WebError(422, f"pacing not changed: {exc}") from None
     ctx.pacing[name] = new
-    target = getattr(ctx.daemon.metrics, "abandon_target", None)
-    if target is not None:
-        target.labels(name).set(new.target_abandon_rate)
+    ctx.dialer.metrics.abandon_target.labels(name).set(new.target_abandon_rate)
     if new != old:
         await _audit(ctx, who, name, "campaign.pacing", old.as_dict(), new.as_dict())
     return new
 
 
-def _apply(runner: CampaignRunner, old: Pacing, new: Pacing, cap: float) -> None:
+def _apply(runner: CampaignHandle, old: Pacing, new: Pacing, cap: float) -> None:
     engine = runner.engine
     pacer = engine.pacer
     if new.spec != old.spec or pacer.name != new.mode:

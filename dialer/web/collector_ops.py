@@ -97,7 +97,7 @@ def collector_id_of(who: Principal) -> str:
 def view(ctx: WebContext, who: Principal) -> CollectorView:
     collector_id = collector_id_of(who)
     ctx.hub.track(collector_id)
-    campaigns = tuple(c.name for c in ctx.daemon.settings.campaigns if c.name in ctx.daemon.runners)
+    campaigns = tuple(c.name for c in ctx.dialer.settings.campaigns if c.name in ctx.dialer.runners)
     found = ctx.locate(collector_id)
     campaign = found[0] if found else None
     reasons_from = campaign or (campaigns[0] if campaigns else None)
@@ -112,7 +112,7 @@ def view(ctx: WebContext, who: Principal) -> CollectorView:
     auto = ctx.runner(name).engine.config.auto_ready_after_wrap
     if collector.state is _S.WRAP_UP and collector.wrap_started_at is not None and auto is not None:
         left = collector.wrap_started_at + auto - ctx.now()
-        wrap_left = max(0.0, ctx.daemon.clock.real_seconds(left))
+        wrap_left = max(0.0, ctx.dialer.clock.real_seconds(left))
     return CollectorView(
         who.username,
         collector_id,
@@ -135,7 +135,7 @@ def go_ready(ctx: WebContext, who: Principal, campaign: str | None) -> str:
     ctx.hub.track(collector_id)
     found = ctx.locate(collector_id)
     if found is None:
-        name = campaign or next(iter(ctx.daemon.runners), None)
+        name = campaign or next(iter(ctx.dialer.runners), None)
         if name is None:
             raise WebError(409, "no campaign is running")
         ctx.campaign_settings(name)
@@ -198,7 +198,7 @@ async def hang_up(ctx: WebContext, who: Principal) -> str:
         raise WebError(409, "no call to hang up")
     name, collector = found
     assert collector.call_id is not None
-    await ctx.runner(name).trunk.hangup(collector.call_id)
+    await ctx.runner(name).hang_up(collector.call_id)
     return collector.call_id
 
 

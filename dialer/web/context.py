@@ -1,5 +1,6 @@
-"""What every web module shares: the daemon, the events hub, templates, the session signer,
-and the request dependencies that say who is asking (and refuse who may not)."""
+"""What every web module shares: the dialer (its facade, dialer.web.facade), the events
+hub, templates, the session signer, and the request dependencies that say who is asking
+(and refuse who may not)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -30,10 +31,7 @@ from dialer.web.auth import (
     fingerprint,
 )
 from dialer.web.events_hub import EventsHub
-
-if TYPE_CHECKING:
-    from dialer.daemon import Daemon
-    from dialer.runner import CampaignRunner
+from dialer.web.facade import CampaignHandle, DialerFacade
 
 log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -92,7 +90,7 @@ class Pacing:
 
 @dataclass(slots=True)
 class WebContext:
-    daemon: Daemon
+    dialer: DialerFacade
     hub: EventsHub
     templates: Jinja2Templates
     signer: SessionSigner
@@ -102,29 +100,29 @@ class WebContext:
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
-        return self.daemon.sessions
+        return self.dialer.sessions
 
     def now(self) -> float:
-        return self.daemon.clock.now()
+        return self.dialer.clock.now()
 
     def utcnow(self) -> datetime:
-        return datetime.fromtimestamp(self.daemon.clock.now(), UTC)
+        return datetime.fromtimestamp(self.dialer.clock.now(), UTC)
 
     def campaign_settings(self, name: str) -> CampaignSettings:
-        for campaign in self.daemon.settings.campaigns:
+        for campaign in self.dialer.settings.campaigns:
             if campaign.name == name:
                 return campaign
         raise WebError(404, f"no campaign named {name!r}")
 
-    def runner(self, name: str) -> CampaignRunner:
-        runner = self.daemon.runners.get(name)
+    def runner(self, name: str) -> CampaignHandle:
+        runner = self.dialer.runners.get(name)
         if runner is None:
             raise WebError(404, f"no running campaign named {name!r}")
         return runner
 
     def locate(self, collector_id: str) -> tuple[str, Collector] | None:
         """The campaign a collector is logged in to, and their state there."""
-        for name, runner in self.daemon.runners.items():
+        for name, runner in self.dialer.runners.items():
             collector = runner.engine.collectors.get(collector_id)
             if collector is not None and collector.state is not CollectorState.LOGGED_OUT:
                 return name, collector
@@ -136,8 +134,8 @@ class WebContext:
             return []
         return [
             c.name
-            for c in self.daemon.settings.campaigns
-            if c.name in self.daemon.runners
+            for c in self.dialer.settings.campaigns
+            if c.name in self.dialer.runners
             and (principal.role == "admin" or not c.managers or principal.username in c.managers)
         ]
 
@@ -146,16 +144,16 @@ class WebContext:
             raise WebError(403, "managers only")
         settings = self.campaign_settings(name)
         if name not in self.visible_campaigns(principal):
-            if name not in self.daemon.runners:
+            if name not in self.dialer.runners:
                 raise WebError(404, f"no running campaign named {name!r}")
             raise WebError(403, "not one of your campaigns")
         return settings
 
 
-def new_context(daemon: Daemon) -> WebContext:
+def new_context(dialer: DialerFacade) -> WebContext:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    web = daemon.settings.web
+    web = dialer.settings.web
     secret = web.session_secret
     if not secret:
         secret = secrets.token_urlsafe(32)
@@ -165,7 +163,7 @@ def new_context(daemon: Daemon) -> WebContext:
     )
     templates = Jinja2Templates(env=env)
     context = WebContext(
-        daemon=daemon,
+        dialer=dialer,
         hub=EventsHub(lambda _cid: None),
         templates=templates,
         signer=SessionSigner(secret, web.session_max_age),

@@ -135,10 +135,9 @@ async def record(ctx: WebContext, who: Principal, case_id: int, data: Dispositio
         raise WebError(403, "this case was not routed to you")
     if routed.ended_at is None:
         raise WebError(409, "record the disposition once the call has ended")
-    if ctx.daemon.writer is not None:
-        await ctx.daemon.writer.flush()  # the attempt's own update lands first
+    await ctx.dialer.flush_writes()  # the attempt's own update lands first
     campaign = ctx.campaign_settings(routed.campaign)
-    profile = ctx.daemon.profiles[routed.campaign]
+    profile = ctx.dialer.profiles[routed.campaign]
     now = ctx.utcnow()
     kind = DispositionKind(data.kind)
     async with ctx.sessions() as db:  # read, validate; then a transaction that only writes

@@ -20,21 +20,16 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from dialer.domain.agents import Collector, CollectorState
 from dialer.domain.commands import AttemptFinished, Bridge, Command
 from dialer.domain.events import Event
-from dialer.engine import Engine
+from dialer.engine import RunningCampaign
 from dialer.logs import event as log_event
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 64
-
-
-class RunnerLike(Protocol):
-    name: str
-    engine: Engine
 
 
 @dataclass(slots=True)
@@ -129,7 +124,9 @@ class EventsHub:
 
     # ----- the runners' hook ------------------------------------------------------------------
 
-    def observe(self, runner: RunnerLike, event: Event | None, commands: list[Command]) -> None:
+    def observe(
+        self, runner: RunningCampaign, event: Event | None, commands: list[Command]
+    ) -> None:
         """Called by a runner after each engine step; never raises into the runner."""
         if not self._tracked:
             return
@@ -138,7 +135,7 @@ class EventsHub:
         except Exception as exc:  # a bug here must not stop a campaign
             log_event(log, "web.hub_failed", logging.ERROR, campaign=runner.name, error=repr(exc))
 
-    def _observe(self, runner: RunnerLike, commands: list[Command]) -> None:
+    def _observe(self, runner: RunningCampaign, commands: list[Command]) -> None:
         engine = runner.engine
         for command in commands:
             if isinstance(command, Bridge) and command.collector_id in self._tracked:

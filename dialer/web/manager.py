@@ -53,7 +53,7 @@ async def manager_page(
                 "name": name,
                 "pacing": campaign_ops.current_pacing(ctx, name),
                 "audit": await campaign_ops.audit(ctx, name, 10),
-                "profile": ctx.daemon.profiles[name].label,
+                "profile": ctx.dialer.profiles[name].label,
                 **panel,
             }
         )

@@ -42,7 +42,7 @@ async def relay(ctx: WebContext, collector_id: str, render: Renderer) -> AsyncIt
         for name, data in await render(None):
             yield format_event(name, data)
         quiet_since = time.monotonic()
-        while not ctx.daemon.stopping:
+        while not ctx.dialer.stopping:
             try:
                 async with asyncio.timeout(POLL):
                     message = await queue.get()

@@ -1,4 +1,4 @@
-"""Collectors' nailed-up legs (dialer.collector_legs) against a real engine and a fake trunk:
+"""Collectors' nailed-up legs (dialer.daemon.collector_legs) against a real engine and a fake trunk:
 no collector reaches the engine before their leg is up; a lost leg pauses them."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from dialer.collector_legs import PHONE_LOST, CollectorLegs, LegAwareRunner
+from dialer.daemon.collector_legs import PHONE_LOST, CollectorLegs, LegAwareRunner
 from dialer.domain.agents import CollectorState
 from dialer.domain.commands import Bridge, Command, Originate
 from dialer.domain.events import (

@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import text
 
 from dialer.daemon import Daemon, StartupError
+from dialer.daemon.build import build_pacer
+from dialer.daemon.startup import check_campaigns
 from dialer.settings import Settings, load_settings
 from dialer.store.db import create_engine
 
@@ -143,9 +145,9 @@ campaigns:
     pacing: {{mode: predictive, target_abandon_rate: 0.02}}
 """
     )
-    daemon = Daemon(load_settings(path))
-    daemon._check_campaigns()
-    pacer = daemon._pacer_for(load_settings(path).campaigns[0])
+    loaded = load_settings(path)
+    profiles = check_campaigns(loaded)
+    pacer = build_pacer(loaded.campaigns[0], profiles["p1"])
     assert isinstance(pacer, PredictivePacer)
     assert pacer.abandon_cap == 0.03  # the profile's cap, not the manager's target
     pacer.sync_ledger(1000, 25, CLOCK_START)

@@ -237,7 +237,7 @@ def test_preview_reserves_collector_and_dials_after_delay() -> None:
 
 def test_own_history_is_pruned_after_the_longest_rule_window() -> None:
     from dialer.domain.guard import GuardVerdict
-    from dialer.engine import HISTORY_KEEP
+    from dialer.engine.state import HISTORY_KEEP
 
     d = Driver(make_engine())
     d.engine.guard = lambda target, history, now: GuardVerdict(True)

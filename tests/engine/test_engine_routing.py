@@ -7,7 +7,7 @@ from enginekit import Driver, login, make_engine, supply
 
 from dialer.domain.commands import Bridge, Originate, PlaySafeHarbor
 from dialer.domain.events import CallAnswered, CallHungUp, CollectorReady
-from dialer.routing import RoutingPolicy
+from dialer.engine.routing import RoutingPolicy
 
 
 def _engine(**kw: object) -> Driver:

@@ -9,7 +9,7 @@ from enginekit import Driver, login, make_engine, supply
 from dialer.domain.commands import Bridge, CaseDeferred, Originate
 from dialer.domain.events import CallAnswered, CollectorPaused
 from dialer.engine import NO_SKILLED_COLLECTOR
-from dialer.routing import RoutingPolicy
+from dialer.engine.routing import RoutingPolicy
 from dialer.settings import RoutingSettings
 
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from dialer.daemon import Daemon
-from dialer.metrics_catalogue import exported_names
+from dialer.metrics.catalogue import exported_names
 from dialer.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from opskit import ROOT, metric_names
 from prometheus_client.parser import text_string_to_metric_families
 
 from dialer.metrics import HOPPER_EMPTY_REASONS, Metrics
-from dialer.metrics_catalogue import NOTES, UNITS, catalogue, exported_names, render
+from dialer.metrics.catalogue import NOTES, UNITS, catalogue, exported_names, render
 
 ALLOWED_LABELS = {"campaign", "outcome", "state", "reason", "command", "operation"}
 
@@ -17,7 +17,7 @@ ALLOWED_LABELS = {"campaign", "outcome", "state", "reason", "command", "operatio
 def test_committed_catalogue_is_generated_from_the_code() -> None:
     committed = (ROOT / "docs" / "metrics.md").read_text()
     assert committed == render(catalogue()), (
-        "docs/metrics.md is stale: python -m dialer.metrics_catalogue > docs/metrics.md"
+        "docs/metrics.md is stale: python -m dialer.metrics.catalogue > docs/metrics.md"
     )
 
 
@@ -32,7 +32,7 @@ def test_catalogue_lists_every_registered_family_once() -> None:
 
 @pytest.mark.parametrize("entry", catalogue(), ids=lambda e: e.name)
 def test_metric_follows_the_conventions(entry: object) -> None:
-    from dialer.metrics_catalogue import Entry
+    from dialer.metrics.catalogue import Entry
 
     assert isinstance(entry, Entry)
     assert entry.name.startswith("dialer_")

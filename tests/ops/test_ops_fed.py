@@ -4,7 +4,6 @@ database pool and the trunk's limits are read from the real objects."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,10 +11,8 @@ import pytest
 from opskit import daemon_settings, running_daemon, until
 from sqlalchemy import text
 
-import dialer.daemon_gauges
-from dialer.daemon import _empty_hopper_reason
-from dialer.daemon_gauges import budget_remaining
-from dialer.domain.model import DialTarget
+import dialer.daemon.gauges
+from dialer.pacing.budget import budget_remaining
 from dialer.store.db import create_engine
 
 # A weekday, 07:30 UTC: outside 08:00-21:00 in every zone of the demo portfolio (07:30 in
@@ -23,32 +20,10 @@ from dialer.store.db import create_engine
 NIGHT = datetime(2026, 3, 3, 7, 30, tzinfo=UTC).timestamp()
 
 
-def test_budget_remaining() -> None:
-    assert budget_remaining(0, 0, 0.03) == 1.0
-    assert budget_remaining(0, 100, 0.03) == 1.0
-    assert budget_remaining(1, 100, 0.03) == pytest.approx(2 / 3)
-    assert budget_remaining(3, 100, 0.03) == 0.0
-    assert budget_remaining(9, 100, 0.03) == 0.0
-
-
-def test_empty_hopper_reason_sequence() -> None:
-    blocked: Counter[str] = Counter(
-        {"outside_calling_hours": 5, "attempt_cap": 2, "post_conversation_lockout": 5}
-    )
-    found: list[DialTarget] = []
-    # The most frequent blocking rule wins; ties go to the first code in sorted order.
-    assert _empty_hopper_reason(found, blocked, None) == "outside_calling_hours"
-    # Those cases are deferred: later refills find nothing due, and the rule stays the reason.
-    assert _empty_hopper_reason(found, Counter(), "attempt_cap") == "attempt_cap"
-    assert _empty_hopper_reason(found, Counter(), None) == "no_cases"
-    assert _empty_hopper_reason(found, Counter(), "refill_failed") == "no_cases"
-    assert _empty_hopper_reason([object()], Counter(), "no_cases") == "all_queued"  # type: ignore[list-item]
-
-
 async def test_abandon_gauges_follow_the_ledger(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dialer.daemon_gauges, "LEDGER_REFRESH_INTERVAL", 0.1)
+    monkeypatch.setattr(dialer.daemon.gauges, "LEDGER_REFRESH_INTERVAL", 0.1)
     settings = daemon_settings(tmp_path, pacing="{mode: ratio, ratio: 4.0}")
     async with running_daemon(settings, speed=40) as (daemon, _):
         value = daemon.metrics.registry.get_sample_value

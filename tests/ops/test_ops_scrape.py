@@ -23,7 +23,7 @@ from dialer.compliance.rules import Reason
 from dialer.domain.agents import CollectorState
 from dialer.domain.calls import CallOutcome
 from dialer.metrics import HOPPER_EMPTY_REASONS
-from dialer.metrics_catalogue import catalogue
+from dialer.metrics.catalogue import catalogue
 from dialer.store.db import create_engine
 
 # Series that appear with their first event (or from another helper's component).

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from orchkit import NOON, profile
 
-from dialer.hopper import Hopper
+from dialer.orchestration.supply import Hopper
 from dialer.store.db import create_engine, session_factory
 
 GO_TIMEOUT = 60.0

@@ -11,16 +11,16 @@ import numpy as np
 from orchkit import NOON, Store, add_cases, make_store, new_case, profile
 from sqlalchemy import func, select, update
 
+from dialer.daemon.store_writer import AttemptEnded, AttemptStarted, StoreWriter
 from dialer.domain.calls import CallOutcome
 from dialer.domain.commands import AttemptFinished, Command, NeedCases, Originate
 from dialer.domain.events import CallFailed, CasesSupplied, CollectorLoggedIn
 from dialer.engine import Engine, EngineConfig
-from dialer.hopper import Hopper
 from dialer.metrics import Metrics
+from dialer.orchestration.supply import Hopper
 from dialer.pacing.policies import make_pacer
 from dialer.store.followup_repo import FollowupRepository
 from dialer.store.tables import CaseRow, Collector
-from dialer.store_writer import AttemptEnded, AttemptStarted, StoreWriter
 
 
 def hopper(store: Store, owner: str = "d1", lease: float = 300.0) -> Hopper:

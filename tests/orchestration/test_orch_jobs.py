@@ -12,9 +12,9 @@ import time_machine
 from orchkit import NOON, make_store
 from sqlalchemy import func, insert, select, update
 
-from dialer.jobs import Jobs, window_open
-from dialer.orchestration_settings import CallingWindow, OrchestrationSettings
-from dialer.orchestrator import Orchestrator
+from dialer.orchestration.jobs import Jobs, window_open
+from dialer.orchestration.orchestrator import Orchestrator
+from dialer.orchestration.settings import CallingWindow, OrchestrationSettings
 from dialer.store.attempts_repo import LedgerRepository
 from dialer.store.history_repo import DispositionRepository
 from dialer.store.tables import AbandonLedger, CallAttempt, CaseRow, Disposition

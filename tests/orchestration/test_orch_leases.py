@@ -14,9 +14,9 @@ from pathlib import Path
 from orchkit import NOON, make_store, profile
 from sqlalchemy import func, select
 
-from dialer.hopper import Hopper
-from dialer.orchestration_settings import OrchestrationSettings
-from dialer.orchestrator import Orchestrator
+from dialer.orchestration.orchestrator import Orchestrator
+from dialer.orchestration.settings import OrchestrationSettings
+from dialer.orchestration.supply import Hopper
 from dialer.store.tables import CaseRow
 
 HERE = Path(__file__).resolve().parent

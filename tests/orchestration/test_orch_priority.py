@@ -10,9 +10,10 @@ from orchkit import NOON, add_cases, make_store, new_case, profile
 from sqlalchemy import insert, select
 
 from dialer.domain.model import ContactOutcome
-from dialer.orchestration_settings import OrchestrationSettings, PriorityWeights
-from dialer.orchestrator import Orchestrator
-from dialer.priority import HourStats, PriorityInputs, PriorityModel, order
+from dialer.domain.priority_inputs import HourStats, PriorityInputs
+from dialer.orchestration.orchestrator import Orchestrator
+from dialer.orchestration.priority import PriorityModel, order
+from dialer.orchestration.settings import OrchestrationSettings, PriorityWeights
 from dialer.store.followup_repo import FollowupRepository
 from dialer.store.tables import CallAttempt, CaseRow
 

@@ -14,10 +14,10 @@ from sqlalchemy import select, update
 from dialer.domain.events import CollectorLoggedIn, CollectorPaused
 from dialer.engine import Engine, EngineConfig
 from dialer.metrics import Metrics
-from dialer.orchestration_settings import OrchestrationSettings, ReassignSettings
-from dialer.orchestrator import Orchestrator
+from dialer.orchestration.orchestrator import Orchestrator
+from dialer.orchestration.reassign import Reassigner
+from dialer.orchestration.settings import OrchestrationSettings, ReassignSettings
 from dialer.pacing.policies import make_pacer
-from dialer.reassign import Reassigner
 from dialer.store.followup_repo import FollowupRepository
 from dialer.store.org_repo import CollectorRepository
 from dialer.store.tables import Assignment, CaseRow, Collector

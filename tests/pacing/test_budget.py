@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from dialer.pacing.budget import AbandonLedger, ThresholdController
+from dialer.pacing.budget import AbandonLedger, ThresholdController, budget_remaining
 
 
 def test_ledger_counts_since_start_without_a_window() -> None:
@@ -182,3 +182,11 @@ def test_drops_under_conservative_risks_are_not_charged_to_lambda() -> None:
     for live in range(1, 201):
         learned.update(learned.state(live, 0, expected_live=5000))
     assert learned.slope < prior_slope  # no drops at all: the slope learned is lower
+
+
+def test_budget_remaining_from_the_store_counts() -> None:
+    assert budget_remaining(0, 0, 0.03) == 1.0
+    assert budget_remaining(0, 100, 0.03) == 1.0
+    assert budget_remaining(1, 100, 0.03) == pytest.approx(2 / 3)
+    assert budget_remaining(3, 100, 0.03) == 0.0
+    assert budget_remaining(9, 100, 0.03) == 0.0

@@ -12,9 +12,9 @@ from dialer.pacing.distributions import (
     Gamma,
     LogNormal,
     Mixture,
-    SampleBuffer,
     Uniform,
 )
+from dialer.pacing.samples import SampleBuffer
 
 MIX = Mixture([(0.7, Uniform(6.0, 10.0)), (0.3, Exponential(40.0))])
 ALL: list[Distribution] = [

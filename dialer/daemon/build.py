@@ -1,0 +1,102 @@
+"""How the daemon's parts are built from the settings: the trunk (simulated carrier or SIP),
+the simulated collectors, and each campaign's engine with its pacer and compliance guard.
+
+Every random part draws from the one generator handed in, in a fixed order (trunk, then
+collectors, then one seed per campaign's engine), so a seeded daemon run is repeatable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import numpy as np
+
+from dialer.clock import Clock
+from dialer.compliance import Profile
+from dialer.compliance.guard import ProfileGuard
+from dialer.daemon.gauges import abandon_terms
+from dialer.daemon.simulated_agents import SimulatedCollectors
+from dialer.engine import Engine, EngineConfig, RoutingPolicy
+from dialer.pacing.base import Pacer
+from dialer.pacing.distribution_spec import parse_distribution
+from dialer.pacing.policies import make_pacer
+from dialer.pacing.samples import SampleBuffer
+from dialer.settings import CampaignSettings, Settings
+from dialer.telephony.port import Trunk
+from dialer.telephony.simulated import SimulatedTrunk
+from dialer.telephony.simulated_model import AgentModel, CarrierModel
+
+
+def build_trunk(
+    settings: Settings,
+    rng: np.random.Generator,
+    clock: Clock,
+    on_collector_leg_lost: Callable[[str], None],
+) -> Trunk:
+    trunk = settings.trunk
+    if trunk.kind == "sip":
+        from dialer.telephony.sip import SipTrunk
+
+        assert trunk.sip is not None  # the settings refuse kind sip without it
+        return SipTrunk(trunk.sip, on_collector_leg_lost=on_collector_leg_lost)
+    sim = trunk.simulated
+    carrier = CarrierModel(
+        rng,
+        parse_distribution(sim.answer_delay, "trunk.simulated.answer_delay"),
+        parse_distribution(sim.failure_delay, "trunk.simulated.failure_delay"),
+        machine_share=sim.machine_probability,
+        busy_share=sim.busy_share,
+    )
+    talk = SampleBuffer(parse_distribution(settings.collectors.talk, "talk"), rng)
+    p = sim.answer_probability
+    return SimulatedTrunk(carrier, talk, clock, lambda _now: p)
+
+
+def build_agents(
+    settings: Settings, ids: list[str], rng: np.random.Generator, clock: Clock
+) -> SimulatedCollectors | None:
+    if not ids:
+        return None
+    c = settings.collectors
+    model = AgentModel.build(
+        rng,
+        parse_distribution(c.talk, "collectors.talk"),
+        parse_distribution(c.wrap, "collectors.wrap"),
+        c.pause_probability,
+        parse_distribution(c.pause, "collectors.pause"),
+    )
+    return SimulatedCollectors(model, clock, ids, c.team, frozenset(c.skills))
+
+
+def build_engine(campaign: CampaignSettings, profile: Profile, rng: np.random.Generator) -> Engine:
+    pacing = campaign.pacing
+    config = EngineConfig(
+        campaign=campaign.name,
+        connect_grace=campaign.connect_grace,
+        ring_timeout=campaign.ring_timeout,
+        max_lines_per_collector=pacing.max_lines_per_collector,
+        routing=RoutingPolicy(campaign.routing.owner_wait, campaign.routing.team_wait),
+        auto_ready_after_wrap=campaign.wrap_up_seconds,
+        call_id_prefix=f"{campaign.name}.{uuid.uuid4().hex[:8]}.",
+    )
+    pacer = build_pacer(campaign, profile)
+    guard = ProfileGuard(profile)
+    return Engine(config, pacer, np.random.default_rng(rng.integers(2**63)), guard)
+
+
+def build_pacer(campaign: CampaignSettings, profile: Profile) -> Pacer:
+    """The campaign's pacer; the predictive one spends its budget over the compliance
+    profile's rolling window, which the gauges' ledger read keeps in step with the store."""
+    pacing = campaign.pacing
+    cap, window = abandon_terms(profile, campaign)
+    if pacing.mode != "predictive":
+        return make_pacer(pacing.pacer_spec(), abandon_cap=pacing.target_abandon_rate)
+    return make_pacer(
+        "predictive",
+        abandon_cap=cap,
+        target_abandon_rate=min(pacing.target_abandon_rate, cap),
+        max_lines_per_collector=pacing.max_lines_per_collector,
+        window_seconds=window,
+        rolling=True,
+    )

@@ -1,0 +1,312 @@
+"""The composition root: builds the store, trunk, engines, web app and metrics from the
+settings and runs them in one asyncio event loop.
+
+Start-up (dialer.daemon.startup): check the campaigns against their profiles, migrate the
+store, register campaigns and (simulated) collectors, load the demo portfolio into an empty
+campaign. Running: one CampaignRunner per campaign, the trunk's event pump, the store writer,
+the web server, a metrics refresher and an event-loop lag probe, all in one TaskGroup; the
+parts are built by dialer.daemon.build. Stopping (SIGINT, SIGTERM, `--duration` or
+`request_stop()`): no new dials, live calls finish up to the drain timeout, then everything
+still up is hung up and the process exits cleanly.
+
+The daemon is also the web app's `DialerFacade` (dialer.web.facade): the web depends on
+that protocol, not on this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections import deque
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from dialer.clock import Clock
+from dialer.compliance import Profile
+from dialer.daemon import build, startup
+from dialer.daemon.collector_legs import CollectorLegs, LegAwareRunner
+from dialer.daemon.gauges import DaemonGauges
+from dialer.daemon.runner import CampaignRunner, CaseSource
+from dialer.daemon.simulated_agents import SimulatedCollectors
+from dialer.daemon.startup import StartupReport
+from dialer.daemon.store_writer import StoreWriter
+from dialer.daemon.web_server import WebServer
+from dialer.domain.model import DialTarget
+from dialer.logs import event
+from dialer.metrics import Metrics
+from dialer.orchestration.orchestrator import Orchestrator, recycle_delays
+from dialer.settings import CampaignSettings, Settings
+from dialer.store.db import create_engine, migrate, session_factory
+from dialer.store.org_repo import CampaignRepository, CollectorRepository
+from dialer.telephony.port import Trunk, TrunkEvent
+
+log = logging.getLogger(__name__)
+LAG_PROBE_INTERVAL = 0.05
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        speed: float = 1.0,
+        clock_start: float | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = Clock(speed, clock_start)
+        self.metrics = Metrics()
+        self.rng = np.random.default_rng(seed)
+        self.instance = settings.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.runners: dict[str, CampaignRunner] = {}
+        self.profiles: dict[str, Profile] = {}
+        self.lag_samples: deque[float] = deque(maxlen=20_000)
+        self.started_at = time.monotonic()
+        self._stop = asyncio.Event()
+        self._db: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self.trunk: Trunk | None = None
+        self.agents: SimulatedCollectors | None = None
+        self.legs: CollectorLegs | None = None  # collectors' nailed-up legs (run())
+        self.writer: StoreWriter | None = None
+        self._ready = asyncio.Event()
+        self._web: WebServer | None = None
+        # campaign -> why its last refill found nothing (None: it found cases).
+        self._hopper_reasons: dict[str, str | None] = {}
+        self.orchestrator: Orchestrator | None = None  # hoppers, reassigner, jobs (run())
+        self.gauges: DaemonGauges | None = None  # metrics and ledger refresh (run())
+
+    # ----- start-up ---------------------------------------------------------------------------
+
+    async def prepare(self) -> StartupReport:
+        """Migrate, register campaigns and collectors, load demo data where empty."""
+        self.profiles = startup.check_campaigns(self.settings)
+        url = self.settings.database.url
+        await migrate(url)
+        self._db = create_engine(url, pool_size=self.settings.database.pool_size)
+        self._sessions = session_factory(self._db)
+        report = StartupReport(database=startup.safe_url(url), trunk=self.settings.trunk.kind)
+        await startup.register(self.settings, self._sessions, report)
+        return report
+
+    def _case_source(self, campaign: CampaignSettings, campaign_id: int) -> CaseSource:
+        """The campaign's hopper (dialer.orchestration.supply): leases cases, compliance
+        first."""
+        assert self.orchestrator is not None
+        hopper = self.orchestrator.hopper(campaign.name, campaign_id, self.profiles[campaign.name])
+
+        async def supply(count: int, queued: frozenset[str], now: datetime) -> list[DialTarget]:
+            try:
+                return await hopper.supply(count, queued, now)
+            finally:
+                self._hopper_reasons[campaign.name] = hopper.reason
+
+        return supply
+
+    # ----- running ----------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+
+    async def run(self, duration: float | None = None) -> None:
+        if self._sessions is None:
+            await self.prepare()
+        assert self._sessions is not None and self._db is not None
+        orchestration = self.settings.orchestration
+        self.writer = StoreWriter(
+            self._sessions,
+            self.metrics,
+            lease_owner=self.instance,
+            recycle_after=recycle_delays(orchestration),
+        )
+        self.orchestrator = Orchestrator(
+            orchestration,
+            self._sessions,
+            owner=self.instance,
+            now=lambda: datetime.fromtimestamp(self.clock.now(), UTC),
+            metrics=self.metrics,
+        )
+        simulated = startup.simulated_ids(self.settings)
+        self.trunk = build.build_trunk(self.settings, self.rng, self.clock, self._leg_lost)
+        self.legs = CollectorLegs(self.trunk, nailed_up=self.settings.trunk.kind == "sip")
+        self.agents = build.build_agents(self.settings, simulated, self.rng, self.clock)
+        trunk_events: asyncio.Queue[TrunkEvent] = asyncio.Queue()
+        await self.trunk.start(trunk_events)
+        async with self._sessions() as session:
+            repo = CampaignRepository(session)
+            campaign_rows = {
+                c.name: await repo.get_by_name(c.name) for c in self.settings.campaigns
+            }
+            people = CollectorRepository(session)
+            collector_rows = {}
+            for collector_id in simulated:
+                person = await people.get(collector_id)
+                if person is not None:
+                    collector_rows[collector_id] = person.id
+        for campaign in self.settings.campaigns:
+            row = campaign_rows[campaign.name]
+            assert row is not None
+            engine = build.build_engine(campaign, self.profiles[campaign.name], self.rng)
+            runner = LegAwareRunner(
+                engine,
+                row.id,
+                self.trunk,
+                self.writer,
+                self.metrics,
+                self.clock,
+                self._case_source(campaign, row.id),
+                collector_rows,
+                self.agents.on_wrap_up if self.agents else None,
+                flush_before_refill=False,  # the hopper leases: no case is offered twice
+            )
+            self.legs.attach(runner)  # logins wait for the collector's leg (SIP)
+            self.runners[campaign.name] = runner
+        self.orchestrator.attach(self.runners)
+        self._install_signals()
+        try:
+            async with asyncio.TaskGroup() as group:
+                background = [
+                    group.create_task(self.writer.run()),
+                    group.create_task(self._pump(trunk_events)),
+                    group.create_task(self._gauges().refresh()),
+                    group.create_task(self._gauges().refresh_ledger()),
+                    group.create_task(self._probe_lag()),
+                ]
+                web = self._start_web(group)
+                if web is not None:
+                    background.append(web)
+                runs = [group.create_task(r.run()) for r in self.runners.values()]
+                if self.agents is not None and self.runners:
+                    first = next(iter(self.runners.values()))
+                    self.agents.start(first.push)
+                await self.orchestrator.start()
+                self._ready.set()
+                if duration is not None:
+                    group.create_task(self._stop_after(duration))
+                await self._stop.wait()
+                event(log, "daemon.stopping", drain_timeout=self.settings.drain_timeout)
+                # Simulated collectors keep working through the drain, as people would.
+                await asyncio.gather(
+                    *(r.stop(self.settings.drain_timeout) for r in self.runners.values())
+                )
+                await asyncio.gather(*runs)
+                if self.agents is not None:
+                    self.agents.stop()
+                await self.writer.flush()
+                await self.orchestrator.stop()  # the scheduler stops, leases are released
+                if self._web is not None:
+                    self._web.stop()
+                for task in background:
+                    if task is not web:
+                        task.cancel()
+        finally:
+            await self.legs.close()
+            await self.trunk.stop()
+            await self._db.dispose()
+        event(log, "daemon.stopped")
+
+    def _leg_lost(self, collector_id: str) -> None:
+        """The SIP trunk says a collector's phone hung up its leg."""
+        if self.legs is not None:
+            self.legs.leg_lost(collector_id)
+
+    async def _stop_after(self, duration: float) -> None:
+        await asyncio.sleep(duration)
+        self.request_stop()
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # Not possible outside the main thread (embedded use); the owner stops us then.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+
+    async def _pump(self, events: asyncio.Queue[TrunkEvent]) -> None:
+        while True:
+            item = await events.get()
+            for runner in self.runners.values():
+                if item.call_id in runner.engine.calls:
+                    runner.push(item)
+                    break
+
+    def _start_web(self, group: asyncio.TaskGroup) -> asyncio.Task[None] | None:
+        web = self.settings.web
+        if not web.enabled:
+            return None
+        from dialer.web.app import create_app
+
+        self._web = WebServer(create_app(self), web.host, web.port)
+        return self._web.start(group)
+
+    async def read_ledger(self) -> None:
+        """Read the shared abandonment ledger now (see `DaemonGauges.read_ledger`)."""
+        await self._gauges().read_ledger()
+
+    def _gauges(self) -> DaemonGauges:
+        if self.gauges is None:
+            assert self._sessions is not None and self._db is not None
+            self.gauges = DaemonGauges(
+                self.settings,
+                self.metrics,
+                self.clock,
+                self.runners,
+                self.profiles,
+                self._sessions,
+                self._db,
+                self._hopper_reasons,
+                lambda: self.trunk,
+            )
+        return self.gauges
+
+    async def _probe_lag(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + LAG_PROBE_INTERVAL
+            await asyncio.sleep(LAG_PROBE_INTERVAL)
+            lag = max(0.0, loop.time() - due)
+            self.lag_samples.append(lag)
+            self.metrics.loop_lag.observe(lag)
+
+    # ----- introspection and the web's facade (dialer.web.facade) -----------------------------
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The store's session factory (after `prepare`)."""
+        if self._sessions is None:
+            raise RuntimeError("the daemon is not prepared: no store yet")
+        return self._sessions
+
+    @property
+    def web_port(self) -> int | None:
+        """The port the web server listens on, once it does."""
+        return None if self._web is None else self._web.port
+
+    @property
+    def stopping(self) -> bool:
+        """A stop was requested: long-lived web streams end."""
+        return self._stop.is_set()
+
+    @property
+    def trunk_registered(self) -> bool:
+        return self.trunk is not None and self.trunk.registered
+
+    async def flush_writes(self) -> None:
+        if self.writer is not None:
+            await self.writer.flush()
+
+    def hopper_reason(self, campaign: str) -> str | None:
+        return None if self.orchestrator is None else self.orchestrator.hopper_reason(campaign)
+
+    def summary(self) -> dict[str, dict[str, object]]:
+        now = self.clock.now()
+        return {name: r.engine.snapshot(now) for name, r in self.runners.items()}

@@ -1,0 +1,136 @@
+"""The daemon's start-up before anything dials: the campaigns checked against their
+compliance profiles, the store migrated, campaigns and simulated collectors registered, and
+the demo portfolio loaded into an empty campaign.
+
+A setting that cannot work stops here with a `StartupError` whose message says why in one
+line, before a trunk, an engine or the web server exists.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dialer.compliance import Profile, load_profile, require_safe_campaign_config
+from dialer.settings import Settings
+from dialer.store.cases_repo import CaseRepository
+from dialer.store.org_repo import CampaignRepository, CollectorRepository
+
+
+class StartupError(Exception):
+    """The daemon cannot start with these settings; the message says why in one line."""
+
+
+@dataclass(slots=True)
+class StartupReport:
+    database: str
+    campaigns: dict[str, int] = field(default_factory=dict)  # name -> cases
+    demo_loaded: dict[str, int] = field(default_factory=dict)
+    collectors: int = 0
+    trunk: str = "simulated"
+
+
+def check_campaigns(settings: Settings) -> dict[str, Profile]:
+    """Each campaign's compliance profile, after refusing settings unsafe under it."""
+    if not settings.campaigns:
+        raise StartupError("no campaigns configured: add one under 'campaigns'")
+    profiles: dict[str, Profile] = {}
+    for campaign in settings.campaigns:
+        try:
+            profile = load_profile(campaign.compliance_profile, settings.compliance_dir)
+        except ValueError as exc:
+            raise StartupError(f"campaign {campaign.name}: {exc}") from None
+        try:
+            require_safe_campaign_config(
+                profile,
+                connect_grace=campaign.connect_grace,
+                ring_timeout=campaign.ring_timeout,
+                target_abandon_rate=campaign.pacing.target_abandon_rate,
+                caller_id=campaign.caller_id,
+                safe_harbor_message_configured=True,
+            )
+        except ValueError as exc:
+            raise StartupError(f"campaign {campaign.name}: {exc}") from None
+        profiles[campaign.name] = profile
+    return profiles
+
+
+def simulated_ids(settings: Settings) -> list[str]:
+    """sim-001 ... sim-<count>; with the SIP trunk only those with a phone under
+    trunk.sip.collectors (their nailed-up legs go there)."""
+    ids = [f"sim-{i:03d}" for i in range(1, settings.collectors.count + 1)]
+    sip = settings.trunk.sip
+    if settings.trunk.kind == "sip":
+        return [i for i in ids if sip is not None and i in sip.collectors]
+    return ids
+
+
+async def register(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], report: StartupReport
+) -> None:
+    """Campaigns and simulated collectors into the store; the demo portfolio into every
+    empty campaign when the settings ask for one; the cases per campaign into the report."""
+    async with sessions() as session, session.begin():
+        campaigns = CampaignRepository(session)
+        for c in settings.campaigns:
+            await campaigns.upsert(
+                c.name,
+                pacing_mode=c.pacing.mode,
+                pacing_params=c.pacing.model_dump(),
+                compliance_profile=c.compliance_profile,
+                caller_id=c.caller_id,
+            )
+        people = CollectorRepository(session)
+        for collector_id in simulated_ids(settings):
+            await people.upsert(
+                collector_id, team=settings.collectors.team, skills=settings.collectors.skills
+            )
+        counts = await CaseRepository(session).count_by_campaign()
+    for c in settings.campaigns:
+        wanted = settings.demo_cases > 0 or settings.demo_portfolio is not None
+        if counts.get(c.name, 0) == 0 and wanted:
+            report.demo_loaded[c.name] = await load_demo(settings, sessions, c.name)
+    async with sessions() as session:
+        report.campaigns = {
+            c.name: n
+            for c in settings.campaigns
+            for name, n in (await CaseRepository(session).count_by_campaign()).items()
+            if name == c.name
+        }
+    report.collectors = len(simulated_ids(settings))
+
+
+async def load_demo(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], campaign: str
+) -> int:
+    """The settings' demo portfolio file, or a generated one of `demo_cases` cases."""
+    from dialer.portfolio.csv_import import import_cases
+    from dialer.portfolio.demo import generate_portfolio, write_csv
+
+    if settings.demo_portfolio is not None:
+        result = await import_cases(
+            sessions, settings.demo_portfolio, campaign, settings.default_region, skip_bad=True
+        )
+        return result.inserted
+    rows = generate_portfolio(settings.demo_cases, np.random.default_rng(7))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "demo.csv"
+        write_csv(rows, path)
+        result = await import_cases(
+            sessions, path, campaign, settings.default_region, skip_bad=True
+        )
+    return result.inserted
+
+
+def safe_url(url: str) -> str:
+    """The database URL without a password, for display."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url

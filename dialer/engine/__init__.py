@@ -1,0 +1,39 @@
+"""The sans-I/O campaign engine: `Engine.handle(event, now)` and `Engine.tick(now)` take what
+happened and the time and return the commands to carry out (DESIGN §3).
+
+This is the package's public face. Its modules are layers of one engine (see
+dialer.engine.state): the state and its bookkeeping, routing answered calls
+(dialer.engine.answers), dialing (dialer.engine.dialing) and the inputs and pacing
+(dialer.engine.core); the routing policy (dialer.engine.routing), the in-memory case hopper
+(dialer.engine.hopper) and the read-only views (dialer.engine.views) beside them, and
+what a driver of the engine looks like to those who watch it (dialer.engine.driver).
+"""
+
+from dialer.engine.core import Engine
+from dialer.engine.dialing import NO_SKILLED_COLLECTOR
+from dialer.engine.driver import RunningCampaign, StepObserver
+from dialer.engine.routing import RoutingPolicy, Stage
+from dialer.engine.state import (
+    MIN_RING_TIMEOUT,
+    EngineConfig,
+    EngineStats,
+    UnknownCall,
+    contact_outcome,
+)
+from dialer.engine.views import DecisionRecord, to_utc
+
+__all__ = [
+    "MIN_RING_TIMEOUT",
+    "NO_SKILLED_COLLECTOR",
+    "DecisionRecord",
+    "Engine",
+    "EngineConfig",
+    "EngineStats",
+    "RoutingPolicy",
+    "RunningCampaign",
+    "Stage",
+    "StepObserver",
+    "UnknownCall",
+    "contact_outcome",
+    "to_utc",
+]

@@ -1,0 +1,317 @@
+"""The campaign engine: a sans-I/O state machine.
+
+`handle(event, now)` and `tick(now)` take what happened and the time, update the collectors,
+calls and hopper, ask the pacer how many calls to launch, and return the commands to carry
+out (originate, cancel, bridge, play the safe-harbor message, hang up, persist an attempt,
+ask for more cases). It never reads a clock, sleeps or does I/O, so the daemon and the
+simulator drive exactly the same code. `next_wakeup(now)` says when `tick` is next needed.
+
+The case hopper (the queue of dial targets and when to ask for more) is in
+`dialer.engine.hopper`, and the read-only views (pacer detail, counts, occupancy, snapshot)
+in `dialer.engine.views`; the `Engine` keeps thin methods over both for its callers. It is
+the top layer of the package (see dialer.engine.state): its state and bookkeeping are in
+`dialer.engine.state`, its routing of answered calls (bridge, abandon, ring timeouts) in
+`dialer.engine.answers` and its dialing steps (the launch, the dial-time compliance check)
+in `dialer.engine.dialing`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from dialer.domain.agents import Collector, CollectorState
+from dialer.domain.calls import Call, CallOutcome, CallState
+from dialer.domain.commands import AttemptFinished, Cancel, Command, Hangup
+from dialer.domain.events import (
+    CallAnswered,
+    CallFailed,
+    CallHungUp,
+    CallRinging,
+    CasesSupplied,
+    CollectorLoggedIn,
+    CollectorLoggedOut,
+    CollectorPaused,
+    CollectorReady,
+    DrainRequested,
+    Event,
+)
+from dialer.domain.model import ContactRecord
+from dialer.engine import views
+from dialer.engine.dialing import Dialing
+from dialer.engine.state import HISTORY_KEEP, HISTORY_PRUNE_EVERY, contact_outcome
+from dialer.engine.views import DecisionRecord, to_utc
+from dialer.pacing.base import Pacer, PacingInputs
+
+
+class Engine(Dialing):
+    # ----- inputs -------------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Command]:
+        out: list[Command] = []
+        handler = self._handlers[type(event)]
+        handler(self, event, now, out)
+        self._pace(now, out)
+        return out
+
+    def tick(self, now: float) -> list[Command]:
+        out: list[Command] = []
+        self._expire_rings(now, out)
+        self._dial_previews(now, out)
+        self._finish_wraps(now)
+        self._route_waiting(now, out)
+        self._abandon_overdue(now, out)
+        self._prune_history(now)
+        self._pace(now, out)
+        return out
+
+    def _prune_history(self, now: float) -> None:
+        """Forget this run's attempts once no rule looks that far back (memory stays bounded
+        in a daemon that runs for weeks)."""
+        if now - self._pruned_at < HISTORY_PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        horizon = to_utc(now - HISTORY_KEEP)
+        self._own_history = {
+            ref: kept
+            for ref, records in self._own_history.items()
+            if (kept := [r for r in records if r.at >= horizon])
+        }
+
+    def next_wakeup(self, now: float) -> float:
+        """The latest time by which `tick` must run for deadlines to be kept exactly."""
+        wake = now + self.config.tick_interval if self.pacer.periodic else math.inf
+        wake = min(wake, self._waiting_wakeup(now))
+        for heap in (self._ring_deadlines, self._preview_dials):
+            if heap:
+                wake = min(wake, heap[0][0])
+        if self._wrap_deadlines:
+            wake = min(wake, self._wrap_deadlines[0][0])
+        return min(wake, self.case_hopper.next_request_at(now, self.draining))
+
+    # ----- collectors ---------------------------------------------------------------------
+
+    def _on_login(self, event: CollectorLoggedIn, now: float, out: list[Command]) -> None:
+        collector = self.collectors.get(event.collector_id)
+        if collector is None:
+            collector = Collector(event.collector_id, event.team, event.skills)
+            self.collectors[event.collector_id] = collector
+        else:
+            collector.team, collector.skills = event.team, event.skills
+        self._transition(collector, collector.log_in, now)
+        self._route_to(collector, now, out)
+
+    def _on_ready(self, event: CollectorReady, now: float, out: list[Command]) -> None:
+        collector = self._collector(event.collector_id)
+        if collector.state is CollectorState.WRAP_UP and collector.wrap_started_at is not None:
+            self.pacer.observe_wrap(now - collector.wrap_started_at, now)
+        self._transition(collector, collector.ready, now)
+        self._route_to(collector, now, out)
+
+    def _on_pause(self, event: CollectorPaused, now: float, out: list[Command]) -> None:
+        collector = self._collector(event.collector_id)
+        if collector.state is CollectorState.WRAP_UP and collector.wrap_started_at is not None:
+            self.pacer.observe_wrap(now - collector.wrap_started_at, now)
+        self._transition(collector, collector.pause, event.reason, now)
+
+    def _on_logout(self, event: CollectorLoggedOut, now: float, out: list[Command]) -> None:
+        collector = self._collector(event.collector_id)
+        self._transition(collector, collector.log_out, now)
+
+    # ----- calls --------------------------------------------------------------------------
+
+    def _on_ringing(self, event: CallRinging, now: float, out: list[Command]) -> None:
+        call = self._call(event.call_id)
+        if call.state is CallState.DIALING:
+            self._set_call_state(call, call.ring, now)
+
+    def _on_answered(self, event: CallAnswered, now: float, out: list[Command]) -> None:
+        call = self._call(event.call_id)
+        assert call.dialed_at is not None
+        if event.machine:
+            self.pacer.observe_dial_resolved(now - call.dialed_at, False, now)
+            self._set_call_state(call, call.fail, CallOutcome.MACHINE, now)
+            out.append(Hangup(call.call_id))
+            self._release_reserved(call, now, out)
+            self._finish(call, now, out)
+            return
+        self._set_call_state(call, call.answer, now)
+        self.stats.live_answers += 1
+        self.pacer.observe_dial_resolved(now - call.dialed_at, True, now)
+        if call.collector_id is not None:  # dialed for a reserved collector
+            self._bridge(call, self.collectors[call.collector_id], now, out)
+            return
+        self._waiting[call.call_id] = call
+        self._route_call(call, now, out)
+        if call.state is CallState.ANSWERED and self.config.connect_grace <= 0:
+            self._abandon(call, now, out)
+
+    def _on_failed(self, event: CallFailed, now: float, out: list[Command]) -> None:
+        call = self._call(event.call_id)
+        assert call.dialed_at is not None
+        self.pacer.observe_dial_resolved(now - call.dialed_at, False, now)
+        self._set_call_state(call, call.fail, event.outcome, now, event.sip_code)
+        self._release_reserved(call, now, out)
+        self._finish(call, now, out)
+
+    def _on_hung_up(self, event: CallHungUp, now: float, out: list[Command]) -> None:
+        call = self._call(event.call_id)
+        if call.state in (CallState.DIALING, CallState.RINGING):
+            # A hang-up before any answer is a failed attempt, not a conversation.
+            self._on_failed(CallFailed(call.call_id, CallOutcome.FAILED, event.sip_code), now, out)
+            return
+        self._waiting.pop(call.call_id, None)
+        self._set_call_state(call, call.end, now, event.sip_code)
+        if call.collector_id is not None and call.bridged_at is not None:
+            collector = self.collectors[call.collector_id]
+            talk = now - call.bridged_at
+            self.stats.talk_seconds += talk
+            self.pacer.observe_talk(talk, now)
+            self._transition(collector, collector.hang_up, now)
+            if self.config.auto_ready_after_wrap is not None:
+                due = now + self.config.auto_ready_after_wrap
+                heapq.heappush(self._wrap_deadlines, (due, collector.collector_id, now))
+        self._finish(call, now, out)
+
+    def _finish(self, call: Call, now: float, out: list[Command]) -> None:
+        del self.calls[call.call_id]
+        self._count["call_ended"] -= 1
+        target = self._targets.pop(call.call_id)
+        self.case_hopper.release(target.case.ref)
+        assert call.outcome is not None
+        self.stats.outcomes[call.outcome.value] += 1
+        if self.guard is not None:  # only the dial-time compliance check reads it
+            # Stamped at the dial as the store records it, so `Dialing._allowed` can
+            # match the two.
+            assert call.dialed_at is not None
+            record = ContactRecord(to_utc(call.dialed_at), call.number, contact_outcome(call))
+            self._own_history.setdefault(target.case.ref, []).append(record)
+        out.append(AttemptFinished(call, target.case.ref))
+
+    def _finish_wraps(self, now: float) -> None:
+        heap = self._wrap_deadlines
+        while heap and heap[0][0] <= now:
+            _, collector_id, started = heapq.heappop(heap)
+            collector = self.collectors.get(collector_id)
+            if (
+                collector is not None
+                and collector.state is CollectorState.WRAP_UP
+                and collector.wrap_started_at == started
+            ):
+                self.pacer.observe_wrap(now - started, now)
+                self._transition(collector, collector.ready, now)
+
+    # ----- hopper (dialer.engine.hopper) --------------------------------------------------
+
+    def _on_cases(self, event: CasesSupplied, now: float, out: list[Command]) -> None:
+        self.case_hopper.supply(event.targets, now)
+
+    @property
+    def hopper_size(self) -> int:
+        return len(self.case_hopper)
+
+    @property
+    def queued_refs(self) -> frozenset[str]:
+        """Cases in the hopper or on a call: not to be supplied again."""
+        return self.case_hopper.queued_refs
+
+    def _on_drain(self, event: DrainRequested, now: float, out: list[Command]) -> None:
+        self.draining = True
+
+    # ----- pacing -------------------------------------------------------------------------
+
+    def inputs(self, now: float) -> PacingInputs:
+        c = self._count
+        available = c["ready"] + c["reserved"] + c["on_call"] + c["wrap_up"]
+        return PacingInputs(
+            now=now,
+            logged_in=available + c["paused"],
+            ready=c["ready"],
+            reserved=c["reserved"],
+            on_call=c["on_call"],
+            wrap_up=c["wrap_up"],
+            paused=c["paused"],
+            dialing=c["call_dialing"],
+            ringing=c["call_ringing"],
+            waiting=c["call_answered"],
+            max_in_flight=int(self.config.max_lines_per_collector * available),
+            draining=self.draining,
+            connect_grace=self.config.connect_grace,
+        )
+
+    def _pace(self, now: float, out: list[Command]) -> None:
+        self.case_hopper.request(now, self.draining, out)
+        if self.draining or self.paused:
+            return
+        inputs = self.inputs(now)
+        if inputs.available == 0:
+            return  # nobody could ever take the call: never dial
+        decision = self.pacer.decide(inputs, self, self.rng)
+        room = inputs.max_in_flight - inputs.in_flight
+        wanted = min(decision.launch, room)
+        launched = 0
+        if wanted > 0:
+            launched = self._launch(wanted, decision.reserve_collector, now, out)
+            if launched:
+                self.pacer.observe_launch(launched, now)
+        if launched or decision.launch:
+            self.decisions.append(DecisionRecord(now, inputs, decision, launched))
+        self.case_hopper.request(now, self.draining, out)
+
+    # ----- EngineView for model-based pacers (dialer.engine.views) ------------------------
+
+    def busy_elapsed(self, now: float) -> tuple[np.ndarray, np.ndarray]:
+        return views.busy_elapsed(self.collectors.values(), now)
+
+    def ringing_elapsed(self, now: float) -> np.ndarray:
+        return views.ringing_elapsed(self.calls.values(), now)
+
+    # ----- shutdown and introspection -----------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """No call is up or on its way: safe to stop."""
+        return not self.calls
+
+    def hang_up_all(self, now: float) -> list[Command]:
+        """At the end of the drain timeout: cancel what rings, hang up what is answered."""
+        out: list[Command] = []
+        for call in self.calls.values():
+            if call.state in (CallState.DIALING, CallState.RINGING):
+                call.cancel_requested = True
+                out.append(Cancel(call.call_id))
+            elif call.state in (CallState.ANSWERED, CallState.BRIDGED, CallState.ABANDONED):
+                out.append(Hangup(call.call_id))
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """Collectors and calls by state (calls prefixed ``call_``)."""
+        return views.counts(self._count)
+
+    def occupancy(self, now: float) -> float:
+        """(talk + wrap time) / logged-in time over all collectors so far."""
+        return views.occupancy(self.collectors.values(), now)
+
+    def configure_pacer(self, pacer: Pacer) -> None:
+        """Swap the pacing policy at run time (a manager's change)."""
+        self.pacer = pacer
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        return views.snapshot(self, now)
+
+    _handlers: ClassVar[dict[type, Callable[[Engine, Any, float, list[Command]], None]]] = {
+        CollectorLoggedIn: _on_login,
+        CollectorReady: _on_ready,
+        CollectorPaused: _on_pause,
+        CollectorLoggedOut: _on_logout,
+        CallRinging: _on_ringing,
+        CallAnswered: _on_answered,
+        CallFailed: _on_failed,
+        CallHungUp: _on_hung_up,
+        CasesSupplied: _on_cases,
+        DrainRequested: _on_drain,
+    }

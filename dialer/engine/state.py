@@ -1,0 +1,187 @@
+"""The engine's state and its bookkeeping, shared by the engine package's modules.
+
+`EngineState` holds what the campaign engine knows (collectors, calls, the hopper, the
+deadlines, this run's own attempts) and the two ways its states change, `_transition` for a
+collector and `_set_call_state` for a call, which keep the counts the pacer reads up to date.
+The engine is built on it in layers, each a module of this package: `Answers`
+(dialer.engine.answers: routing answered calls, abandons, ring timeouts) on the state,
+`Dialing` (dialer.engine.dialing: launches and the dial-time compliance check) on that, and
+`Engine` (dialer.engine.core: the inputs, pacing and views) on top. The underscored names
+are the package's own: only its layers use them, through `self`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dialer.domain.agents import Collector, CollectorState
+from dialer.domain.calls import Call, CallOutcome
+from dialer.domain.guard import DialGuard
+from dialer.domain.model import Case, ContactOutcome, ContactRecord, DialTarget
+from dialer.engine import routing
+from dialer.engine.hopper import CaseHopper
+from dialer.engine.views import DecisionRecord
+from dialer.pacing.base import Pacer
+
+MIN_RING_TIMEOUT = 15.0
+# The longest look-back of any compliance rule is 7 local days (US Reg F); keep a margin.
+HISTORY_KEEP = 9 * 86400.0
+HISTORY_PRUNE_EVERY = 3600.0
+_UNREACHABLE = frozenset({CollectorState.LOGGED_OUT, CollectorState.PAUSED})
+
+
+class UnknownCall(KeyError):
+    """An event named a call the engine does not know (already ended, or never placed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    campaign: str
+    connect_grace: float = 2.0
+    ring_timeout: float = 25.0
+    max_lines_per_collector: float = 3.0
+    routing: routing.RoutingPolicy = field(default_factory=routing.RoutingPolicy)
+    tick_interval: float = 0.5
+    hopper_low_water: int = 20
+    hopper_batch: int = 100
+    hopper_retry_after: float = 1.0  # after an empty supply, wait before asking again
+    preview_dial_delay: float = 0.0  # manual dialing: seconds a collector spends dialing
+    auto_ready_after_wrap: float | None = None
+    call_id_prefix: str = "c"
+    unservable_retry_after: float = 300.0  # a case no present collector can take
+    decision_log_size: int = 20
+
+    def __post_init__(self) -> None:
+        if self.connect_grace < 0:
+            raise ValueError("connect_grace must be >= 0")
+        if self.ring_timeout < MIN_RING_TIMEOUT:
+            raise ValueError(f"ring_timeout must be >= {MIN_RING_TIMEOUT:g} s")
+        if self.max_lines_per_collector < 1:
+            raise ValueError("max_lines_per_collector must be >= 1")
+        if not 0 < self.tick_interval <= 0.5:
+            raise ValueError("tick_interval must be in (0, 0.5] s")
+
+
+@dataclass(slots=True)
+class EngineStats:
+    dials: int = 0
+    live_answers: int = 0
+    abandoned: int = 0
+    bridged: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    talk_seconds: float = 0.0
+    answer_to_bridge_max: float = 0.0
+
+
+_CONTACT_OUTCOME = {
+    CallOutcome.BUSY: ContactOutcome.BUSY,
+    CallOutcome.NO_ANSWER: ContactOutcome.NO_ANSWER,
+    CallOutcome.FAILED: ContactOutcome.FAILED,
+    CallOutcome.MACHINE: ContactOutcome.MACHINE,
+    CallOutcome.ABANDONED: ContactOutcome.ABANDONED,
+}
+
+
+def contact_outcome(call: Call) -> ContactOutcome:
+    """How compliance counts a finished call: a bridged call is a conversation."""
+    if call.outcome is CallOutcome.COMPLETED:
+        return (
+            ContactOutcome.CONVERSATION if call.bridged_at is not None else ContactOutcome.ANSWERED
+        )
+    assert call.outcome is not None
+    return _CONTACT_OUTCOME[call.outcome]
+
+
+class EngineState:
+    def __init__(
+        self,
+        config: EngineConfig,
+        pacer: Pacer,
+        rng: np.random.Generator,
+        guard: DialGuard | None = None,
+    ) -> None:
+        self.config = config
+        self.pacer = pacer
+        self.rng = rng
+        self.guard = guard
+        self.stats = EngineStats()
+        self.decisions: deque[DecisionRecord] = deque(maxlen=config.decision_log_size)
+        self.collectors: dict[str, Collector] = {}
+        self.calls: dict[str, Call] = {}
+        self.draining = False
+        self.paused = False  # a manager paused the campaign: no new dials
+        self._ready: OrderedDict[str, Collector] = OrderedDict()  # longest idle first
+        self._waiting: OrderedDict[str, Call] = OrderedDict()  # answered, in answer order
+        self._targets: dict[str, DialTarget] = {}
+        self.case_hopper = CaseHopper(
+            config.hopper_low_water, config.hopper_batch, config.hopper_retry_after
+        )
+        self._ring_deadlines: list[tuple[float, str]] = []
+        self._preview_dials: list[tuple[float, str]] = []  # (dial at, call id)
+        self._wrap_deadlines: list[tuple[float, str, float]] = []
+        self._own_history: dict[str, list[ContactRecord]] = {}
+        self._pruned_at = -math.inf
+        self._seq = 0
+        self._count: Counter[str] = Counter()  # calls and collectors by state
+        # Skill sets of the collectors calls can reach (not paused, not logged out): a case
+        # is only dialed when one of them (or its owner) could take it.
+        self._skillsets: Counter[frozenset[str]] = Counter()
+        self._counted_skills: dict[str, frozenset[str]] = {}
+
+    def _collector(self, collector_id: str) -> Collector:
+        collector = self.collectors.get(collector_id)
+        if collector is None:
+            raise KeyError(f"unknown collector {collector_id!r}")
+        return collector
+
+    def _transition(self, collector: Collector, move: Callable[..., None], *args: Any) -> None:
+        before = collector.state
+        move(*args)
+        # str() of a StrEnum is its value without the (slow, Python-level) .value property.
+        if before is not CollectorState.LOGGED_OUT:
+            self._count[str(before)] -= 1
+        if collector.state is not CollectorState.LOGGED_OUT:
+            self._count[str(collector.state)] += 1
+        if collector.state is CollectorState.READY:
+            if before is not CollectorState.READY:
+                self._ready[collector.collector_id] = collector
+        else:
+            self._ready.pop(collector.collector_id, None)
+        self._count_skills(collector)
+
+    def _count_skills(self, collector: Collector) -> None:
+        counted = self._counted_skills.pop(collector.collector_id, None)
+        if counted is not None:
+            self._skillsets[counted] -= 1
+            if not self._skillsets[counted]:
+                del self._skillsets[counted]
+        if collector.state not in _UNREACHABLE:
+            self._counted_skills[collector.collector_id] = collector.skills
+            self._skillsets[collector.skills] += 1
+
+    def can_take(self, case: Case) -> bool:
+        """Whether a collector calls can reach (not paused or logged out) could take a call
+        on `case`: its owner, or anyone with the skills it needs."""
+        if case.owner is not None and case.owner in self._counted_skills:
+            return True
+        needed = case.skills
+        return any(needed <= skills for skills in self._skillsets)
+
+    def _call(self, call_id: str) -> Call:
+        call = self.calls.get(call_id)
+        if call is None:
+            raise UnknownCall(call_id)
+        return call
+
+    def _set_call_state(self, call: Call, move: Callable[..., None], *args: Any) -> None:
+        before = call.state
+        move(*args)
+        # A StrEnum concatenates as its value: no call to the slow .value property.
+        self._count["call_" + before] -= 1
+        self._count["call_" + call.state] += 1

@@ -1,0 +1,71 @@
+"""What the web app needs of the running dialer, as a small typed facade.
+
+The daemon (dialer.daemon) implements it; the web app depends on it alone, never on the
+daemon, so the composition root can build the app without a circle and tests can build the
+app on any object that has these members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from dialer.clock import Clock
+from dialer.compliance import Profile
+from dialer.engine import RunningCampaign
+from dialer.metrics import Metrics
+from dialer.settings import Settings
+
+
+class CampaignHandle(RunningCampaign, Protocol):
+    """A running campaign as the consoles steer it."""
+
+    def register_collector(self, collector_id: str, row_id: int) -> None:
+        """Tell the runner a collector's store row before their first call is recorded."""
+
+    async def hang_up(self, call_id: str) -> None:
+        """End one of the campaign's calls now."""
+
+
+class DialerFacade(Protocol):
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The store's session factory."""
+        ...
+
+    @property
+    def profiles(self) -> Mapping[str, Profile]:
+        """Each campaign's compliance profile, by campaign name."""
+        ...
+
+    @property
+    def runners(self) -> Mapping[str, CampaignHandle]:
+        """The running campaigns, by name."""
+        ...
+
+    @property
+    def trunk_registered(self) -> bool:
+        """The trunk is up (and registered, where it registers)."""
+        ...
+
+    @property
+    def stopping(self) -> bool:
+        """A stop was requested: long-lived web streams end."""
+        ...
+
+    async def flush_writes(self) -> None:
+        """Wait until every store write queued so far has landed."""
+
+    def hopper_reason(self, campaign: str) -> str | None:
+        """Why the campaign's last hopper refill found nothing (None: it found cases)."""
