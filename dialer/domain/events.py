@@ -33,6 +33,16 @@ class CallFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class CallNotPlaced:
+    """A call the engine launched never left: its attempt could not be recorded first (the
+    store is down) or the trunk refused it before the network. Not an attempt: nothing
+    reached the debtor, and the case may be supplied again."""
+
+    call_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallHungUp:
     """An answered call ended (either party hung up)."""
 
@@ -82,6 +92,7 @@ Event = (
     | CallAnswered
     | CallFailed
     | CallHungUp
+    | CallNotPlaced
     | CollectorLoggedIn
     | CollectorReady
     | CollectorPaused

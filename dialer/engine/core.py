@@ -31,6 +31,7 @@ from dialer.domain.events import (
     CallAnswered,
     CallFailed,
     CallHungUp,
+    CallNotPlaced,
     CallRinging,
     CasesSupplied,
     CollectorLoggedIn,
@@ -158,6 +159,19 @@ class Engine(Dialing):
         self._release_reserved(call, now, out)
         self._finish(call, now, out)
 
+    def _on_not_placed(self, event: CallNotPlaced, now: float, out: list[Command]) -> None:
+        """Undo a launch that never reached the network: no attempt, no pacing evidence."""
+        call = self.calls.get(event.call_id)
+        if call is None or call.state is not CallState.DIALING:
+            return  # the trunk already reported on it: it did leave
+        self._set_call_state(call, call.fail, CallOutcome.FAILED, now)
+        self.stats.dials -= 1
+        self._release_reserved(call, now, out)
+        del self.calls[call.call_id]
+        self._count["call_ended"] -= 1
+        target = self._targets.pop(call.call_id)
+        self.case_hopper.release(target.case.ref)
+
     def _on_hung_up(self, event: CallHungUp, now: float, out: list[Command]) -> None:
         call = self._call(event.call_id)
         if call.state in (CallState.DIALING, CallState.RINGING):
@@ -243,9 +257,16 @@ class Engine(Dialing):
             connect_grace=self.config.connect_grace,
         )
 
+    def hold(self, reason: str, why: str) -> None:
+        """Stop launching until `release(reason)`: the daemon cannot record calls, say."""
+        self.holds[reason] = why
+
+    def release(self, reason: str) -> None:
+        self.holds.pop(reason, None)
+
     def _pace(self, now: float, out: list[Command]) -> None:
         self.case_hopper.request(now, self.draining, out)
-        if self.draining or self.paused:
+        if self.draining or self.paused or self.holds:
             return
         inputs = self.inputs(now)
         if inputs.available == 0:
@@ -312,6 +333,7 @@ class Engine(Dialing):
         CallAnswered: _on_answered,
         CallFailed: _on_failed,
         CallHungUp: _on_hung_up,
+        CallNotPlaced: _on_not_placed,
         CasesSupplied: _on_cases,
         DrainRequested: _on_drain,
     }

@@ -116,6 +116,9 @@ class EngineState:
         self.calls: dict[str, Call] = {}
         self.draining = False
         self.paused = False  # a manager paused the campaign: no new dials
+        # Why the daemon stops this campaign launching (reason -> plain words), e.g. the
+        # store cannot take writes: no record, no call.
+        self.holds: dict[str, str] = {}
         self._ready: OrderedDict[str, Collector] = OrderedDict()  # longest idle first
         self._waiting: OrderedDict[str, Call] = OrderedDict()  # answered, in answer order
         self._targets: dict[str, DialTarget] = {}
