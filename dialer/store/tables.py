@@ -61,6 +61,7 @@ ATTEMPT_OUTCOMES = (
     "failed",
     "machine",
     "abandoned",
+    "interrupted",
 )
 DISPOSITION_KINDS = (
     "promise_to_pay",

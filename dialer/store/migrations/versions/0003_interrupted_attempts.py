@@ -28,8 +28,8 @@ def _check(values: tuple[str, ...]) -> str:
 
 def _replace(values: tuple[str, ...]) -> None:
     with op.batch_alter_table("call_attempts") as batch:
-        batch.drop_constraint("ck_call_attempts_outcome", type_="check")
-        batch.create_check_constraint("ck_call_attempts_outcome", _check(values))
+        batch.drop_constraint(op.f("ck_call_attempts_outcome"), type_="check")
+        batch.create_check_constraint(op.f("ck_call_attempts_outcome"), _check(values))
 
 
 def upgrade() -> None:
