@@ -55,6 +55,16 @@ def _check_distribution(value: DistributionSpec, name: str) -> DistributionSpec:
 class DatabaseSettings(_Strict):
     url: str = "sqlite+aiosqlite:///var/dialer.db"
     pool_size: int = Field(default=10, ge=1, le=200)
+    spool_path: Path = Field(
+        default=Path("var/store-spool.jsonl"),
+        description="where writes still queued at shutdown go when the store is down; "
+        "replayed at the next start-up before anything dials",
+    )
+    orphan_sweep_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how often attempts a dead daemon left open are closed as interrupted",
+    )
 
     @field_validator("url")
     @classmethod

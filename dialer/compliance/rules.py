@@ -212,7 +212,12 @@ def attempt_cap(
     if cap is None:
         return ALLOWED
     horizon = now - timedelta(days=cap.window_days + 1)  # a superset of the window
-    recent = [r.at for r in history if horizon < r.at <= now and r.outcome in cap.outcomes]
+    recent = [
+        r.at
+        for r in history
+        if horizon < r.at <= now
+        and (r.outcome in cap.outcomes or r.outcome is ContactOutcome.INTERRUPTED)
+    ]
     if len(recent) < cap.max_attempts:
         return ALLOWED
     result: datetime | None = None
@@ -237,9 +242,7 @@ def post_conversation_lockout(
     if days is None:
         return ALLOWED
     horizon = now - timedelta(days=days + 1)
-    talks = [
-        r.at for r in history if r.outcome == ContactOutcome.CONVERSATION and horizon < r.at <= now
-    ]
+    talks = [r.at for r in history if r.outcome.counts_as_conversation and horizon < r.at <= now]
     if not talks:
         return ALLOWED
     result: datetime | None = None
@@ -273,9 +276,7 @@ def daily_conversation_cap(
     if cap is None:
         return ALLOWED
     horizon = now - timedelta(days=2)
-    talks = [
-        r.at for r in history if r.outcome == ContactOutcome.CONVERSATION and horizon < r.at <= now
-    ]
+    talks = [r.at for r in history if r.outcome.counts_as_conversation and horizon < r.at <= now]
     if len(talks) < cap:
         return ALLOWED
     until = _daily_cap(talks, cap, _zones(case, number, p), now)
@@ -293,7 +294,9 @@ def daily_unanswered_cap(
     misses = [
         r.at
         for r in history
-        if r.number == number.e164 and r.outcome in cap.outcomes and horizon < r.at <= now
+        if r.number == number.e164
+        and (r.outcome in cap.outcomes or r.outcome is ContactOutcome.INTERRUPTED)
+        and horizon < r.at <= now
     ]
     if len(misses) < cap.max:
         return ALLOWED
@@ -311,11 +314,7 @@ def abandon_lockout(
     span = timedelta(hours=hours)
     last: datetime | None = None
     for r in history:
-        if (
-            r.outcome == ContactOutcome.ABANDONED
-            and r.number == number.e164
-            and now - span < r.at <= now
-        ):
+        if r.outcome.counts_as_abandon and r.number == number.e164 and now - span < r.at <= now:
             last = _later(last, r.at)
     if last is None:
         return ALLOWED

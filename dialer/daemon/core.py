@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from dialer.clock import Clock
 from dialer.compliance import Profile
-from dialer.daemon import build, startup
+from dialer.daemon import build, recovery, startup
 from dialer.daemon.collector_legs import CollectorLegs, LegAwareRunner
 from dialer.daemon.gauges import DaemonGauges
 from dialer.daemon.runner import CampaignRunner, CaseSource
@@ -94,7 +94,14 @@ class Daemon:
         self._sessions = session_factory(self._db)
         report = StartupReport(database=startup.safe_url(url), trunk=self.settings.trunk.kind)
         await startup.register(self.settings, self._sessions, report)
+        # Attempts this instance (or any dead one) left open in a crash: closed before dialing.
+        await recovery.close_all(
+            self._sessions, self._utcnow(), own_instance=self.instance, grace=0
+        )
         return report
+
+    def _utcnow(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.now(), UTC)
 
     def _case_source(self, campaign: CampaignSettings, campaign_id: int) -> CaseSource:
         """The campaign's hopper (dialer.orchestration.supply): leases cases, compliance
@@ -128,7 +135,11 @@ class Daemon:
             self.metrics,
             lease_owner=self.instance,
             recycle_after=recycle_delays(orchestration),
+            on_state=self._store_state,
         )
+        replayed = self.writer.replay_spool(self.settings.database.spool_path)
+        if replayed:
+            event(log, "store.spool_replayed", logging.WARNING, operations=replayed)
         self.orchestrator = Orchestrator(
             orchestration,
             self._sessions,
@@ -177,6 +188,9 @@ class Daemon:
             async with asyncio.TaskGroup() as group:
                 background = [
                     group.create_task(self.writer.run()),
+                    group.create_task(
+                        recovery.sweep(self._sessions, self._utcnow, self._sweep_interval)
+                    ),
                     group.create_task(self._pump(trunk_events)),
                     group.create_task(self._gauges().refresh()),
                     group.create_task(self._gauges().refresh_ledger()),
@@ -185,6 +199,7 @@ class Daemon:
                 web = self._start_web(group)
                 if web is not None:
                     background.append(web)
+                await self.writer.flush()  # a spooled run's records land before new dials
                 runs = [group.create_task(r.run()) for r in self.runners.values()]
                 if self.agents is not None and self.runners:
                     first = next(iter(self.runners.values()))
@@ -202,7 +217,7 @@ class Daemon:
                 await asyncio.gather(*runs)
                 if self.agents is not None:
                     self.agents.stop()
-                await self.writer.flush()
+                await self._flush_or_spool()
                 await self.orchestrator.stop()  # the scheduler stops, leases are released
                 if self._web is not None:
                     self._web.stop()
@@ -214,6 +229,36 @@ class Daemon:
             await self.trunk.stop()
             await self._db.dispose()
         event(log, "daemon.stopped")
+
+    def _store_state(self, up: bool, reason: str | None) -> None:
+        """No record, no call: while the store cannot take writes no campaign launches."""
+        for runner in self.runners.values():
+            if up:
+                runner.engine.release("store_unavailable")
+            else:
+                runner.engine.hold("store_unavailable", f"the store cannot take writes ({reason})")
+        if self.writer is not None:
+            self.metrics.store_pending.set(self.writer.pending)
+
+    def _sweep_interval(self) -> float:
+        return self.clock.real_seconds(self.settings.database.orphan_sweep_seconds)
+
+    async def _flush_or_spool(self) -> None:
+        """Everything queued reaches the store, or (store still down after the drain
+        timeout) the spool file that the next start-up replays."""
+        assert self.writer is not None
+        try:
+            async with asyncio.timeout(self.settings.drain_timeout):
+                await self.writer.flush()
+        except TimeoutError:
+            spooled = self.writer.spool(self.settings.database.spool_path)
+            event(
+                log,
+                "store.spooled",
+                logging.ERROR,
+                operations=spooled,
+                path=str(self.settings.database.spool_path),
+            )
 
     def _leg_lost(self, collector_id: str) -> None:
         """The SIP trunk says a collector's phone hung up its leg."""

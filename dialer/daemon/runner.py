@@ -15,7 +15,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from dialer.clock import Clock
-from dialer.daemon.store_writer import AttemptEnded, AttemptStarted, CaseDeferredOp, StoreWriter
+from dialer.daemon.store_writer import (
+    AttemptAnswered,
+    AttemptBridged,
+    AttemptEnded,
+    AttemptStarted,
+    CaseDeferredOp,
+    StoreWriter,
+)
 from dialer.domain.agents import CollectorState
 from dialer.domain.calls import CallOutcome, CallState
 from dialer.domain.commands import (
@@ -30,7 +37,15 @@ from dialer.domain.commands import (
     PlaySafeHarbor,
 )
 from dialer.domain.errors import IllegalTransition
-from dialer.domain.events import CallFailed, CallHungUp, CasesSupplied, DrainRequested, Event
+from dialer.domain.events import (
+    CallAnswered,
+    CallFailed,
+    CallHungUp,
+    CallNotPlaced,
+    CasesSupplied,
+    DrainRequested,
+    Event,
+)
 from dialer.domain.model import DialTarget
 from dialer.engine import Engine, StepObserver, UnknownCall
 from dialer.logs import event as log_event
@@ -148,6 +163,10 @@ class CampaignRunner:
             )
             return
         self._m_decision.observe(time.perf_counter() - started)
+        if isinstance(event, CallAnswered) and not event.machine:
+            call = engine.calls.get(event.call_id)
+            if call is not None and call.answered_at is not None:
+                self.writer.put(AttemptAnswered(call.call_id, call.answered_at))
         self._execute(commands, now)
         if wrap_candidate is not None and self._on_wrap_up is not None:
             collector = engine.collectors.get(wrap_candidate)
@@ -166,8 +185,7 @@ class CampaignRunner:
     def _execute(self, commands: list[Command], now: float) -> None:
         for command in commands:
             if isinstance(command, Originate):
-                self._m_originated.inc()
-                self.writer.put(
+                durable = self.writer.put_durable(
                     AttemptStarted(
                         command.call_id,
                         int(command.case_ref),
@@ -176,9 +194,11 @@ class CampaignRunner:
                         now,
                     )
                 )
-                self._spawn(self._originate(command))
+                self._spawn(self._originate(command, durable))
             elif isinstance(command, Bridge):
                 self._m_bridge.observe(command.answer_to_bridge)
+                row = self._collector_ids.get(command.collector_id)
+                self.writer.put(AttemptBridged(command.call_id, now, row))
                 self._spawn(
                     self._trunk("bridge", self.trunk.bridge(command.call_id, command.collector_id))
                 )
@@ -207,14 +227,22 @@ class CampaignRunner:
         if call.bridged_at is not None and call.ended_at is not None:
             self.metrics.talk_seconds.labels(self.name).inc(call.ended_at - call.bridged_at)
         collector_row = self._collector_ids.get(call.collector_id or "")
-        self.writer.put(AttemptEnded(call, int(command.case_ref), self.campaign_id, collector_row))
+        self.writer.put(
+            AttemptEnded.of(call, int(command.case_ref), self.campaign_id, collector_row)
+        )
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _originate(self, command: Originate) -> None:
+    async def _originate(self, command: Originate, durable: asyncio.Future[bool]) -> None:
+        """Place the call once its attempt is in the store: no record, no call."""
+        if not await durable:
+            self.metrics.calls_not_placed.labels(self.name, "store_unavailable").inc()
+            self.push(CallNotPlaced(command.call_id, "store_unavailable"))
+            return
+        self._m_originated.inc()
         try:
             await self.trunk.originate(command.call_id, command.number, command.ring_timeout)
         except Exception as exc:

@@ -64,10 +64,24 @@ class ContactOutcome(StrEnum):
     FAILED = "failed"
     MACHINE = "machine"
     ABANDONED = "abandoned"
+    # Dialed, then the daemon died (or lost its store) before the call's end was recorded:
+    # it may have been answered, talked or abandoned. Rules read it as the most restrictive
+    # of those (see `counts_as_conversation`, `counts_as_abandon`, `counts_as_unanswered`).
+    INTERRUPTED = "interrupted"
 
     @property
     def is_unanswered(self) -> bool:
         return self in _UNANSWERED
+
+    @property
+    def counts_as_conversation(self) -> bool:
+        """For the post-conversation lockout and conversation caps."""
+        return self is ContactOutcome.CONVERSATION or self is ContactOutcome.INTERRUPTED
+
+    @property
+    def counts_as_abandon(self) -> bool:
+        """For the lockout after an abandoned call."""
+        return self is ContactOutcome.ABANDONED or self is ContactOutcome.INTERRUPTED
 
 
 _UNANSWERED = frozenset(

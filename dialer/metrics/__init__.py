@@ -126,6 +126,23 @@ class Metrics:
         self.store_errors = Counter(
             "dialer_store_errors_total", "Database writes that failed.", ["operation"], registry=r
         )
+        self.calls_not_placed = Counter(
+            "dialer_calls_not_placed_total",
+            "Calls launched by the pacer but never placed, by why (no attempt, no debtor).",
+            ["campaign", "reason"],
+            registry=r,
+        )
+        self.store_up = Gauge(
+            "dialer_store_up",
+            "1 while the store takes writes; 0 while it cannot (no new dials, writes queued).",
+            registry=r,
+        )
+        self.store_up.set(1.0)
+        self.store_pending = Gauge(
+            "dialer_store_pending_writes",
+            "Store writes queued and not yet committed (retried while the store is down).",
+            registry=r,
+        )
         self.pacing_threshold = Gauge(
             "dialer_pacing_threshold",
             "The predictive pacer's drop-risk threshold per call.",

@@ -50,7 +50,12 @@ MAX_BATCHES = 50  # per job run: the next run goes on where this one stopped
 def recycle_delays(settings: OrchestrationSettings) -> dict[ContactOutcome, timedelta]:
     """When a case may be tried again after each outcome (the store writer's delays)."""
     minutes = settings.recycle_minutes.model_dump()
-    return {outcome: timedelta(minutes=minutes[outcome.value]) for outcome in ContactOutcome}
+    # An interrupted attempt is never an ended call's outcome: no setting for it.
+    return {
+        outcome: timedelta(minutes=minutes[outcome.value])
+        for outcome in ContactOutcome
+        if outcome.value in minutes
+    }
 
 
 class Orchestrator:

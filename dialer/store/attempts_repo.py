@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.domain.model import ContactOutcome, ContactRecord
@@ -20,10 +20,12 @@ _IN_CHUNK = 1000  # keeps IN lists under every backend's bound-parameter limit
 def contact_outcome(outcome: str | None) -> ContactOutcome:
     """The compliance view of a stored outcome.
 
-    An attempt still without an outcome is in flight, or its daemon died before it ended;
-    either way it was dialed, so it counts as an attempt, as the least alarming kind.
+    An attempt still without an outcome is in flight, or its daemon died before it ended.
+    A live daemon never offers a case it has in flight (the lease), so whoever reads such
+    an attempt reads a dead daemon's call: it may have been answered and talked, so it
+    counts as `INTERRUPTED`, which every rule reads as the most restrictive outcome.
     """
-    return ContactOutcome.NO_ANSWER if outcome is None else ContactOutcome(outcome)
+    return ContactOutcome.INTERRUPTED if outcome is None else ContactOutcome(outcome)
 
 
 async def contact_history(
@@ -119,6 +121,30 @@ class AttemptRepository:
         attempt.talk_seconds = talk_seconds
         await self.session.flush()
         return True
+
+    async def mark(
+        self,
+        call_id: str,
+        *,
+        answered_at: datetime | None = None,
+        bridged_at: datetime | None = None,
+        collector_id: int | None = None,
+    ) -> bool:
+        """Write a step of a call in progress (answered by a person, bridged to a collector)
+        as it happens, so a crash loses none of what compliance depends on."""
+        values: dict[str, object] = {}
+        if answered_at is not None:
+            values["answered_at"] = answered_at
+        if bridged_at is not None:
+            values["bridged_at"] = bridged_at
+        if collector_id is not None:
+            values["collector_id"] = collector_id
+        if not values:
+            return True
+        result = await self.session.execute(
+            update(CallAttempt).where(CallAttempt.call_id == call_id).values(**values)
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     async def get(self, call_id: str) -> AttemptInfo | None:
         attempt = await self.session.scalar(

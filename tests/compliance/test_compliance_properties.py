@@ -89,7 +89,8 @@ def scenarios(
 def naive_reasons(
     p: Profile, case: Case, number: str, history: Sequence[ContactRecord], now: datetime
 ) -> set[str]:
-    """The rules straight from their definitions (docs/compliance.md), no shortcuts."""
+    """The rules straight from their definitions (docs/compliance.md), no shortcuts. An
+    interrupted attempt (its daemon died mid-call) is read as each rule's worst case."""
     phone = case.number(number)
     if phone is None:
         return {"unknown_number"}
@@ -127,7 +128,11 @@ def naive_reasons(
         if cap and sum(age(r) < cap.window_days for r in past) >= cap.max_attempts:
             out.add("attempt_cap")
         days = p.lockouts.post_conversation_days
-        talks = [r for r in past if r.outcome == ContactOutcome.CONVERSATION]
+        talks = [
+            r
+            for r in past
+            if r.outcome in (ContactOutcome.CONVERSATION, ContactOutcome.INTERRUPTED)
+        ]
         if days and any(age(r) < days for r in talks):
             out.add("post_conversation_lockout")
         per_day = p.attempts.conversations_per_debtor_per_day
@@ -135,13 +140,18 @@ def naive_reasons(
             out.add("daily_conversation_cap")
         un = p.attempts.unanswered_per_number_per_day
         if un and (
-            sum(age(r) == 0 and r.number == number and r.outcome in un.outcomes for r in past)
+            sum(
+                age(r) == 0
+                and r.number == number
+                and (r.outcome in un.outcomes or r.outcome is ContactOutcome.INTERRUPTED)
+                for r in past
+            )
             >= un.max
         ):
             out.add("daily_unanswered_cap")
     hours = p.lockouts.abandon_hours
     if hours and any(
-        r.outcome == ContactOutcome.ABANDONED
+        r.outcome in (ContactOutcome.ABANDONED, ContactOutcome.INTERRUPTED)
         and r.number == number
         and now - r.at < timedelta(hours=hours)
         for r in past

@@ -151,7 +151,7 @@ async def test_engine_stays_topped_up_and_cases_are_released_when_attempts_end(
                     )
                     writer.put(started)
                 elif isinstance(c, AttemptFinished):
-                    writer.put(AttemptEnded(c.call, int(c.case_ref), store.campaign_id))
+                    writer.put(AttemptEnded.of(c.call, int(c.case_ref), store.campaign_id))
             commands = more
         await writer.flush()
 

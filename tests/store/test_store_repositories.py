@@ -199,7 +199,7 @@ async def test_candidates_carry_recent_history(factory: Factory, campaign_id: in
     assert [(r.at, r.outcome) for r in target.history] == [
         (NOW - timedelta(days=3), ContactOutcome.BUSY),
         (NOW - timedelta(days=1), ContactOutcome.CONVERSATION),
-        (NOW - timedelta(seconds=5), ContactOutcome.NO_ANSWER),  # in flight: counted
+        (NOW - timedelta(seconds=5), ContactOutcome.INTERRUPTED),  # open: its worst case
     ]
 
 
