@@ -345,6 +345,12 @@ class Daemon:
     def trunk_registered(self) -> bool:
         return self.trunk is not None and self.trunk.registered
 
+    @property
+    def store_problem(self) -> str | None:
+        if self.writer is None or self.writer.up:
+            return None
+        return self.writer.down_reason or "the store cannot take writes"
+
     async def flush_writes(self) -> None:
         if self.writer is not None:
             await self.writer.flush()

@@ -61,6 +61,7 @@ class Engine(Dialing):
 
     def tick(self, now: float) -> list[Command]:
         out: list[Command] = []
+        self._pace_due = False
         self._expire_rings(now, out)
         self._dial_previews(now, out)
         self._finish_wraps(now)
@@ -85,6 +86,8 @@ class Engine(Dialing):
 
     def next_wakeup(self, now: float) -> float:
         """The latest time by which `tick` must run for deadlines to be kept exactly."""
+        if self._pace_due:
+            return now
         wake = now + self.config.tick_interval if self.pacer.periodic else math.inf
         wake = min(wake, self._waiting_wakeup(now))
         for heap in (self._ring_deadlines, self._preview_dials):
@@ -262,7 +265,8 @@ class Engine(Dialing):
         self.holds[reason] = why
 
     def release(self, reason: str) -> None:
-        self.holds.pop(reason, None)
+        if self.holds.pop(reason, None) is not None:
+            self._pace_due = True  # non-periodic pacers would wait for the next event
 
     def _pace(self, now: float, out: list[Command]) -> None:
         self.case_hopper.request(now, self.draining, out)

@@ -119,6 +119,7 @@ class EngineState:
         # Why the daemon stops this campaign launching (reason -> plain words), e.g. the
         # store cannot take writes: no record, no call.
         self.holds: dict[str, str] = {}
+        self._pace_due = False  # a hold was lifted: pace at the next tick, event or not
         self._ready: OrderedDict[str, Collector] = OrderedDict()  # longest idle first
         self._waiting: OrderedDict[str, Call] = OrderedDict()  # answered, in answer order
         self._targets: dict[str, DialTarget] = {}

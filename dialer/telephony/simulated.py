@@ -32,6 +32,11 @@ class SimulatedTrunk:
         self._events: asyncio.Queue[TrunkEvent] | None = None
         self._timers: dict[str, list[asyncio.TimerHandle]] = {}
         self.originated = 0
+        # The carrier's own log, call by call: what it reported at the end (the outcome of
+        # a failed call, "machine", or "hung_up" for a live answer that ended) and whether a
+        # person answered. Tests compare the store with it.
+        self.log: dict[str, str | None] = {}
+        self.live_answered: set[str] = set()
 
     @property
     def registered(self) -> bool:
@@ -55,6 +60,15 @@ class SimulatedTrunk:
             return
         if isinstance(event, CallFailed | CallHungUp):
             self._timers.pop(call_id, None)
+        if isinstance(event, CallFailed):
+            self.log[call_id] = event.outcome.value
+        elif isinstance(event, CallHungUp):
+            self.log[call_id] = "hung_up"
+        elif isinstance(event, CallAnswered):
+            if event.machine:
+                self.log[call_id] = "machine"
+            else:
+                self.live_answered.add(call_id)
         self._events.put_nowait(event)
 
     def _clear(self, call_id: str) -> None:
@@ -63,6 +77,7 @@ class SimulatedTrunk:
 
     async def originate(self, call_id: str, number: str, ring_timeout: float) -> None:
         self.originated += 1
+        self.log[call_id] = None
         fate, delay = self._carrier.draw(self._p(self._clock.now()))
         self._emit_later(call_id, min(1.0, delay / 2), CallRinging(call_id))
         if fate is Fate.LIVE:

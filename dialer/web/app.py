@@ -176,12 +176,17 @@ def create_app(dialer: DialerFacade) -> FastAPI:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
         trunk_ok = dialer.trunk_registered
+        store_problem = dialer.store_problem
+        ok = trunk_ok and store_problem is None
         body: dict[str, Any] = {
-            "status": "ok" if trunk_ok else "degraded",
+            "status": "ok" if ok else "degraded",
             "trunk": trunk_ok,
+            "store": store_problem is None,
             "campaigns": sorted(dialer.runners),
         }
-        return JSONResponse(body, status_code=200 if trunk_ok else 503)
+        if store_problem is not None:
+            body["store_problem"] = f"not dialing: {store_problem}"
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

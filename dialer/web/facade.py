@@ -60,6 +60,11 @@ class DialerFacade(Protocol):
         ...
 
     @property
+    def store_problem(self) -> str | None:
+        """Why the store cannot take writes now (None: it can). No record, no call."""
+        ...
+
+    @property
     def stopping(self) -> bool:
         """A stop was requested: long-lived web streams end."""
         ...
