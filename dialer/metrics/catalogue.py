@@ -44,6 +44,8 @@ NOTES: dict[str, str] = {
     "dialer_cases_deferred_total": "`reason`: a compliance rule code (see above).",
     "dialer_trunk_errors_total": "`command`: originate, bridge, play, cancel, hangup.",
     "dialer_store_errors_total": "`operation`: the write's kind (AttemptStarted, ...).",
+    "dialer_calls_not_placed_total": "`reason`: store_unavailable (its attempt could not be "
+    "written first).",
     "dialer_abandon_rate_ratio": (
         "Read from the store's abandonment ledger every 10 s, so it covers every daemon "
         "dialing the campaign."

@@ -32,6 +32,7 @@ EVENT_SERIES = {
     "dialer_cases_deferred_total",  # a compliance block at dial time
     "dialer_trunk_errors_total",
     "dialer_store_errors_total",
+    "dialer_calls_not_placed_total",  # a store outage
     "dialer_pacing_threshold",  # the predictive pacer
     "dialer_predicted_free_collectors",
 }
@@ -40,7 +41,9 @@ LABEL_VALUES: dict[str, set[str]] = {
     "campaign": {"c1"},
     "state": CALL_STATES | {s.value for s in CollectorState},
     "outcome": {o.value for o in CallOutcome},
-    "reason": set(HOPPER_EMPTY_REASONS) | {r.value for r in Reason} | {"unknown"},
+    "reason": set(HOPPER_EMPTY_REASONS)
+    | {r.value for r in Reason}
+    | {"unknown", "store_unavailable"},
     "command": {"originate", "bridge", "play", "cancel", "hangup"},
     "version": {__version__},
 }
