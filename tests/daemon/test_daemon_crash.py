@@ -5,25 +5,29 @@ other (the restart runs under another instance name, as after a reboot)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from dialer.store.db import create_engine
 
 DAYTIME = 1772553600.0  # 2026-03-03 16:00 UTC: calling hours in every zone of the demo cases
 LATER = DAYTIME + 3600.0  # every lease of the killed daemon has expired by then
 
 
-def _settings(tmp_path: Path) -> Path:
+def _settings(tmp_path: Path, db_url: str) -> Path:
     path = tmp_path / "dialer.yaml"
     path.write_text(
         f"""
-database: {{url: "sqlite+aiosqlite:///{tmp_path}/dialer.db"}}
+database: {{url: "{db_url}"}}
 web: {{enabled: false}}
 collectors: {{count: 8, pause_probability: 0.0, talk: {{dist: lognormal, mean: 300, cv: 0.4}}}}
 demo_cases: 400
@@ -50,9 +54,16 @@ def _daemon(config: Path, clock_start: float, duration: float) -> subprocess.Pop
     )  # fmt: skip
 
 
-def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
-        return conn.execute(sql).fetchall()
+def _query(db: str, sql: str) -> list[tuple[object, ...]]:
+    async def read() -> list[tuple[object, ...]]:
+        engine = create_engine(db)
+        try:
+            async with engine.connect() as conn:
+                return [tuple(row) for row in (await conn.execute(text(sql))).all()]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
 
 
 def _wait(check: object, what: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -66,21 +77,19 @@ def _wait(check: object, what: str, proc: subprocess.Popen[bytes], timeout: floa
         time.sleep(0.1)
 
 
-def test_kill_9_mid_call_then_restart(tmp_path: Path) -> None:
-    config = _settings(tmp_path)
-    db = tmp_path / "dialer.db"
+def test_kill_9_mid_call_then_restart(tmp_path: Path, db_url: str) -> None:
+    config = _settings(tmp_path, db_url)
+    db = db_url
     first = _daemon(config, DAYTIME, 600)
 
     def bridged_and_open() -> bool:
-        if not db.exists():
-            return False
         try:
             rows = _query(
                 db,
                 "SELECT count(*) FROM call_attempts WHERE bridged_at IS NOT NULL"
                 " AND outcome IS NULL",
             )
-        except sqlite3.OperationalError:  # not migrated yet
+        except DBAPIError:  # not migrated yet
             return False
         return int(rows[0][0]) >= 3  # type: ignore[call-overload]
 
