@@ -135,6 +135,8 @@ async def record(ctx: WebContext, who: Principal, case_id: int, data: Dispositio
         raise WebError(403, "this case was not routed to you")
     if routed.ended_at is None:
         raise WebError(409, "record the disposition once the call has ended")
+    if ctx.dialer.store_problem is not None:
+        raise WebError(503, "the store cannot take writes just now; try again in a moment")
     await ctx.dialer.flush_writes()  # the attempt's own update lands first
     campaign = ctx.campaign_settings(routed.campaign)
     profile = ctx.dialer.profiles[routed.campaign]
