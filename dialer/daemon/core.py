@@ -206,8 +206,10 @@ class Daemon:
                     self.agents.start(first.push)
                 await self.orchestrator.start()
                 self._ready.set()
+                event(log, "daemon.ready", campaigns=sorted(self.runners))
                 if duration is not None:
-                    group.create_task(self._stop_after(duration))
+                    # Cancelled below: a stop by signal must not wait for the timer.
+                    background.append(group.create_task(self._stop_after(duration)))
                 await self._stop.wait()
                 event(log, "daemon.stopping", drain_timeout=self.settings.drain_timeout)
                 # Simulated collectors keep working through the drain, as people would.

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 
 from dialer.daemon.startup import StartupError
 
+GRACEFUL_SHUTDOWN_SECONDS = 2
+
 
 class EmbeddedServer(uvicorn.Server):
     """uvicorn inside our loop: the daemon, not uvicorn, owns SIGINT and SIGTERM."""
@@ -26,7 +28,14 @@ class WebServer:
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
         self.host, self.wanted_port = host, port
         config = uvicorn.Config(
-            app, host=host, port=port, log_config=None, lifespan="off", access_log=False
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+            # Open event streams must not hold a stop (SIGTERM) past a couple of seconds.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
         self.server = EmbeddedServer(config)
         self.port: int | None = None
