@@ -109,6 +109,7 @@ class AttemptEnded:
     answered_at: float | None = None
     bridged_at: float | None = None
     collector_id: int | None = None  # the collector's row id, when bridged
+    rang_from: float | None = None  # the INVITE (or the dial): ring time starts here
 
     @classmethod
     def of(
@@ -126,6 +127,7 @@ class AttemptEnded:
             call.answered_at,
             call.bridged_at,
             collector_id,
+            call.rang_from,
         )
 
 
@@ -161,6 +163,7 @@ class StoreWriter:
         self._queue: asyncio.Queue[Operation] = asyncio.Queue()
         self._durable: dict[int, asyncio.Future[bool]] = {}  # id(op) -> its future
         self._inflight: list[Operation] = []  # the batch being committed (or retried)
+        self._refused: set[int] = set()  # id(op) of attempts refused while still queued
         self.on_state = on_state
         self.up = True
         self.down_reason: str | None = None
@@ -205,6 +208,10 @@ class StoreWriter:
 
     async def _commit(self, batch: list[Operation]) -> None:
         delay = RETRY_FIRST
+        if self._refused:
+            refused = {id(op) for op in batch} & self._refused
+            self._refused -= refused
+            batch = [op for op in batch if id(op) not in refused]
         while True:
             batch = self._refuse_dials(batch) if not self.up else batch
             if not batch:
@@ -265,6 +272,13 @@ class StoreWriter:
         if up == self.up:
             return
         self.up, self.down_reason = up, reason
+        if not up:
+            # Calls waiting for their attempt behind the failing batch are not placed now,
+            # and their attempts are never written when the store comes back.
+            inflight = {id(op) for op in self._inflight}
+            for key in [key for key in self._durable if key not in inflight]:
+                self._durable.pop(key).set_result(False)
+                self._refused.add(key)
         self._metrics.store_up.set(1.0 if up else 0.0)
         event(
             log,
@@ -339,6 +353,7 @@ class StoreWriter:
             bridged_at=None if op.bridged_at is None else utc(op.bridged_at),
             collector_id=op.collector_id,
             abandoned=op.outcome is ContactOutcome.ABANDONED,
+            ring_seconds=_ring_seconds(op),
         )
         await cases.set_next_attempt(op.case_id, ended + self.recycle_after[op.outcome])
         live = int(op.live_answer)
@@ -383,6 +398,14 @@ class StoreWriter:
                 count += 1
         path.unlink()
         return count
+
+
+def _ring_seconds(op: AttemptEnded) -> float | None:
+    """From the INVITE that left to the answer (or the end): what the TSR's minimum ring
+    time is about."""
+    if op.rang_from is None:
+        return None
+    return max(0.0, (op.answered_at if op.answered_at is not None else op.ended_at) - op.rang_from)
 
 
 def _plain(op: Operation) -> dict[str, object]:

@@ -50,6 +50,10 @@ class Call:
     outcome: CallOutcome | None = None
     created_at: float = 0.0
     dialed_at: float | None = None
+    # When the INVITE actually left (a trunk pacing calls per second sends it later than
+    # the dial): ring time and the ring timeout count from here. None until the trunk says.
+    invite_at: float | None = None
+    ring_deadline: float = float("inf")
     ringing_at: float | None = None
     answered_at: float | None = None
     bridged_at: float | None = None
@@ -109,6 +113,11 @@ class Call:
         self.ended_at = now
         if sip_code is not None:
             self.sip_code = sip_code
+
+    @property
+    def rang_from(self) -> float | None:
+        """Where ring time starts: the INVITE if the trunk reported it, else the dial."""
+        return self.invite_at if self.invite_at is not None else self.dialed_at
 
     @property
     def is_live_answer(self) -> bool:

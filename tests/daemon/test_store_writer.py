@@ -68,7 +68,10 @@ async def test_an_outage_refuses_new_attempts_keeps_the_rest_and_spools_them(
             answered_at=NOW + 5, bridged_at=NOW + 6,
         )
     )  # fmt: skip
+    await asyncio.sleep(0)  # the writer takes that batch and starts its (failing) write
+    late = first.put_durable(AttemptStarted("call-3", case_id, campaign, number.e164, NOW + 61))
     await _until(lambda: not first.up)
+    assert await late is False, "queued behind the failing write: refused at once, not later"
     refused = first.put_durable(AttemptStarted("call-2", case_id, campaign, number.e164, NOW + 61))
     assert await refused is False, "no record, no call"
     spool = tmp_path / "spool.jsonl"
