@@ -9,6 +9,7 @@ the reason; the CLI prints it and exits with status 2.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,6 +84,32 @@ class WebSettings(_Strict):
     )
     session_secret: str | None = None
     session_max_age: int = Field(default=12 * 3600, ge=60)
+    max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="largest request body accepted, in bytes (413 beyond; a larger declared "
+        "Content-Length is refused before any of the body is read)",
+    )
+    body_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long a client may take to send a request body (408 beyond)",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses/networks of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; empty = nobody's",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {value!r}") from None
+        return values
 
 
 class SimulatedCarrierSettings(_Strict):

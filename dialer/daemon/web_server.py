@@ -34,6 +34,9 @@ class WebServer:
             log_config=None,
             lifespan="off",
             access_log=False,
+            # X-Forwarded-* are read by dialer.web.forwarded, from web.trusted_proxies only
+            # (uvicorn's own handling would trust any client on 127.0.0.1).
+            proxy_headers=False,
             # Open event streams must not hold a stop (SIGTERM) past a couple of seconds.
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dialer import __version__
 from dialer.logs import event
 from dialer.web import api, console, manager, pages
+from dialer.web.body_limits import BodyLimits
 from dialer.web.context import (
     STATIC_DIR,
     LoginRequired,
@@ -42,6 +43,7 @@ from dialer.web.context import (
     principal_or_none,
 )
 from dialer.web.facade import DialerFacade
+from dialer.web.forwarded import ForwardedHeaders
 
 log = logging.getLogger(__name__)
 SECURITY_HEADERS = (
@@ -157,7 +159,13 @@ def create_app(dialer: DialerFacade) -> FastAPI:
         redoc_url=None,
     )
     app.state.web = ctx
+    web = dialer.settings.web
+    # The last added runs first: forwarded headers, security headers, then body limits.
+    app.add_middleware(
+        BodyLimits, max_bytes=web.max_body_bytes, timeout_seconds=web.body_timeout_seconds
+    )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ForwardedHeaders, trusted=web.trusted_proxies)
     app.add_exception_handler(WebError, on_web_error)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
