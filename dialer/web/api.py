@@ -117,7 +117,7 @@ async def delete_session(
     response: Response, ctx: Context, who: Annotated[Principal, Depends(changing)]
 ) -> Response:
     collector_ops.leave_quietly(ctx, who)
-    log_out(response)
+    await log_out(ctx, who, response)
     response.status_code = 204
     return response
 

@@ -4,9 +4,12 @@ login throttling.
 - Passwords are hashed with argon2id (argon2-cffi); hashing and verifying run in a worker
   thread (they take a quarter of a second by design and must not stall the dialer's loop).
 - The session is a cookie signed with itsdangerous (HttpOnly, SameSite=Lax, Secure over
-  HTTPS) holding the username, a CSRF token and a fingerprint of the password hash: changing
-  a password ends every session of that user. The user is re-read from the store on every
-  request, so a deleted account is out at once.
+  HTTPS) holding a random session id, a CSRF token and a fingerprint of the password hash.
+  The session itself is a row of the store (dialer.store.session_repo): it is refused once
+  it expired or was revoked (logout, a password change), so a replayed cookie opens
+  nothing. The user is re-read from the store on every request, so a deleted account is
+  out at once; the fingerprint ends sessions even if a password were changed behind the
+  session table's back.
 - Every state-changing request carries the session's CSRF token, in the form field
   ``csrf_token`` or the header ``X-CSRF-Token``; the login form is protected with a
   short-lived signed cookie of its own (double submit).
@@ -69,7 +72,10 @@ def fingerprint(password_hash: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    username: str
+    """What the cookie carries: the id of the store's session row, the CSRF token and the
+    password fingerprint."""
+
+    id: str
     csrf: str
     fingerprint: str
 
@@ -77,12 +83,15 @@ class Session:
 class SessionSigner:
     def __init__(self, secret: str, max_age: int) -> None:
         self.max_age = max_age
-        self._session = URLSafeTimedSerializer(secret, salt="dialer.session")
+        # v2: the cookie names a server-side session (older cookies fail the signature).
+        self._session = URLSafeTimedSerializer(secret, salt="dialer.session.v2")
         self._login = URLSafeTimedSerializer(secret, salt="dialer.login-form")
 
-    def issue(self, username: str, password_hash: str) -> tuple[str, Session]:
-        session = Session(username, secrets.token_urlsafe(24), fingerprint(password_hash))
-        token = self._session.dumps([session.username, session.csrf, session.fingerprint])
+    def issue(self, password_hash: str) -> tuple[str, Session]:
+        session = Session(
+            secrets.token_urlsafe(32), secrets.token_urlsafe(24), fingerprint(password_hash)
+        )
+        token = self._session.dumps([session.id, session.csrf, session.fingerprint])
         return token, session
 
     def read(self, token: str | None) -> Session | None:

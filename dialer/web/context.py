@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dialer.domain.agents import Collector, CollectorState
 from dialer.logs import event
 from dialer.settings import CampaignSettings
+from dialer.store.session_repo import SessionRepository
 from dialer.store.web_repo import UserInfo, UserRepository
 from dialer.web.auth import (
     CSRF_FIELD,
@@ -37,6 +40,14 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MANAGER_ROLES = frozenset({"manager", "admin"})
+# A session's last-seen time is written at most this often (not a write per request).
+SESSION_TOUCH_EVERY = timedelta(minutes=1)
+
+
+def wall_clock() -> datetime:
+    """Real time, for sessions: they last real hours even when the dialer's clock is
+    simulated (a sped-up or shifted demo run)."""
+    return datetime.now(UTC)
 
 
 class WebError(Exception):
@@ -97,6 +108,7 @@ class WebContext:
     passwords: Passwords = field(default_factory=Passwords)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     pacing: dict[str, Pacing] = field(default_factory=dict)  # changed at run time
+    wall: Callable[[], datetime] = wall_clock  # sessions' clock
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -178,14 +190,27 @@ def context_of(request: Request) -> WebContext:
 
 
 async def principal_or_none(request: Request) -> Principal | None:
+    """Who the session cookie names; None for no cookie, a bad signature, or a session the
+    store does not know, has revoked (logout, password change) or saw expire."""
     ctx = context_of(request)
     session = ctx.signer.read(request.cookies.get(SESSION_COOKIE))
     if session is None:
         return None
+    now = ctx.wall()
     async with ctx.sessions() as db:
-        user = await UserRepository(db).get(session.username)
-    if user is None or fingerprint(user.password_hash) != session.fingerprint:
-        return None
+        stored = await SessionRepository(db).active(session.id, now)
+        if stored is None:
+            return None
+        user = await UserRepository(db).get(stored.username)
+        if user is None or fingerprint(user.password_hash) != session.fingerprint:
+            return None
+        if now - stored.last_seen_at >= SESSION_TOUCH_EVERY:
+            try:
+                await SessionRepository(db).touch(session.id, now)
+                await db.commit()
+            except SQLAlchemyError as exc:  # a busy store must not refuse the request
+                await db.rollback()
+                event(log, "web.session_touch_failed", logging.DEBUG, error=type(exc).__name__)
     return Principal(user, session)
 
 

@@ -1,13 +1,16 @@
-"""Logging in and out, for the login page and the API alike: throttled password checks and
-the session cookie."""
+"""Logging in and out, for the login page and the API alike: throttled password checks, the
+server-side session and its cookie."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+from datetime import timedelta
 
 from fastapi import Request, Response
 
 from dialer.logs import event
+from dialer.store.session_repo import SessionRepository
 from dialer.store.web_repo import UserRepository
 from dialer.web.auth import SESSION_COOKIE
 from dialer.web.context import Principal, WebContext, WebError
@@ -15,14 +18,29 @@ from dialer.web.context import Principal, WebContext, WebError
 log = logging.getLogger(__name__)
 
 
+def client_address(request: Request) -> str:
+    """The client's address (the trusted proxies' word for it; see dialer.web.forwarded)."""
+    return request.client.host if request.client else "unknown"
+
+
+def mask_address(address: str) -> str | None:
+    """The network a client came from, as kept with its session: IPv4 /24, IPv6 /48."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    prefix = 24 if parsed.version == 4 else 48
+    return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False))
+
+
 async def log_in(
     ctx: WebContext, request: Request, username: str, password: str
 ) -> tuple[Principal, str]:
-    """Check the password; returns the principal and the session cookie's value.
+    """Check the password and open a session; returns the principal and the cookie's value.
 
     Refused with 429 while the username or the client address is throttled, 401 for a
     wrong username or password (the same message for both)."""
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     keys = (f"user:{username.lower()}", f"addr:{client}")
     wait = ctx.throttle.retry_after(keys)
     if wait > 0:
@@ -35,7 +53,16 @@ async def log_in(
         event(log, "web.login_failed", logging.WARNING, user=username, client=client)
         raise WebError(401, "wrong username or password")
     ctx.throttle.succeeded(keys[:1])
-    token, session = ctx.signer.issue(user.username, user.password_hash)
+    token, session = ctx.signer.issue(user.password_hash)
+    now = ctx.wall()
+    async with ctx.sessions() as db, db.begin():
+        await SessionRepository(db).create(
+            session.id,
+            user.username,
+            now,
+            now + timedelta(seconds=ctx.signer.max_age),
+            mask_address(client),
+        )
     event(log, "web.login", user=user.username, role=user.role, client=client)
     return Principal(user, session), token
 
@@ -52,5 +79,9 @@ def set_session_cookie(request: Request, response: Response, ctx: WebContext, to
     )
 
 
-def log_out(response: Response) -> None:
+async def log_out(ctx: WebContext, who: Principal, response: Response) -> None:
+    """Revoke the session in the store (its cookie is then worthless) and drop the cookie."""
+    async with ctx.sessions() as db, db.begin():
+        await SessionRepository(db).revoke(who.session.id, ctx.wall())
+    event(log, "web.logout", user=who.username)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")

@@ -104,9 +104,10 @@ async def login_submit(request: Request, ctx: Context) -> Response:
 @router.post("/logout")
 async def logout(request: Request, who: Annotated[Principal, Depends(principal)]) -> Response:
     await check_csrf(request, who)
-    collector_ops.leave_quietly(context_of(request), who)
+    ctx = context_of(request)
+    collector_ops.leave_quietly(ctx, who)
     response = RedirectResponse("/login", status_code=303)
-    log_out(response)
+    await log_out(ctx, who, response)
     return response
 
 

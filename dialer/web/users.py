@@ -1,4 +1,4 @@
-"""Creating accounts, for `dialer user add` and the admin API.
+"""Creating accounts and setting passwords, for `dialer user` and the admin API.
 
 A collector account is tied to a collector of the store (the person the engine routes calls
 to, whose username is the case owner's name); the collector is created when missing.
@@ -7,10 +7,12 @@ to, whose username is the case owner's name); the collector is created when miss
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dialer.store.org_repo import CollectorRepository
+from dialer.store.session_repo import SessionRepository
 from dialer.store.web_repo import ROLES, UserRepository
 from dialer.web.auth import Passwords
 
@@ -56,3 +58,22 @@ async def add_user(
             else:
                 row = found.id
         return await users.add(username, password_hash, role, row)
+
+
+async def set_password(
+    sessions: async_sessionmaker[AsyncSession],
+    passwords: Passwords,
+    username: str,
+    password: str,
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Give the account a new password and revoke every session it has open (in the same
+    transaction); returns how many sessions were revoked."""
+    if not password:
+        raise UserError("the password must not be empty")
+    password_hash = await passwords.hash_async(password)
+    async with sessions() as db, db.begin():
+        if not await UserRepository(db).set_password(username, password_hash):
+            raise UserError(f"no user {username!r}")
+        return await SessionRepository(db).revoke_all(username, now or datetime.now(UTC))
