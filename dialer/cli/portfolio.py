@@ -66,7 +66,9 @@ def import_cases(
 
     assert isinstance(report, ImportReport)
     for error in report.errors[:50]:
-        err_console.print(f"{file}:{error.line}: {error.reason}", markup=False, highlight=False)
+        err_console.print(
+            f"{file}:{error.line}: {error.reason}", markup=False, highlight=False, soft_wrap=True
+        )
     if len(report.errors) > 50:
         err_console.print(f"... and {len(report.errors) - 50} more bad rows", markup=False)
     console.print(report.summary(), markup=False, highlight=False)

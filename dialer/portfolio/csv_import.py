@@ -1,9 +1,18 @@
 """CSV portfolio import: validate every row, then upsert the cases in one transaction.
 
-A problem with the file itself (unreadable, a required column missing, unknown campaign)
-raises `ImportFileError`. Problems with rows are collected for all rows, each with its CSV
-line number (the header is line 1), and never quote a phone number or a name in clear.
-By default one bad row means nothing is written; with `skip_bad` the good rows load.
+A problem with the file itself (unreadable, a required column missing, unknown campaign,
+the store refusing the rows) raises `ImportFileError`; nothing is written then. Problems
+with rows are collected for all rows, each with its CSV line number (the header is line 1)
+and the column, and never quote a cell in clear (dialer.portfolio.cells masks what they
+show). By default one bad row means nothing is written; with `skip_bad` the good rows
+load.
+
+Rows the store could not take are refused before it sees them, on SQLite as on
+PostgreSQL: a NUL byte in any cell; numbers outside their columns; text a spreadsheet
+would run as a formula (a debtor_ref, name, owner, team or skill starting with =, +, -, @,
+a tab or a carriage return) is refused, not altered: a changed debtor_ref would no longer
+match the creditor's. The rejects file puts an apostrophe before every cell that could
+start a formula (and shows NUL as U+2400), so opening it in a spreadsheet runs nothing.
 """
 
 from __future__ import annotations
@@ -14,17 +23,16 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import timezone as phone_timezones
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dialer.domain.model import Bucket, NumberType, PhoneNumber
-from dialer.privacy import mask_name, mask_phone
+from dialer.domain.model import Bucket, PhoneNumber
+from dialer.portfolio import cells
+from dialer.privacy import mask_name
 from dialer.store.records import NewCase
 from dialer.store.repositories import (
     CampaignRepository,
@@ -40,11 +48,7 @@ OPTIONAL_COLUMNS = (
     *("do_not_call", "cease_communication", "disputed"),
 )
 PHONE_COLUMNS = (("phone", "phone_type"), ("phone2", "phone2_type"), ("phone3", "phone3_type"))
-_TRUE = frozenset({"true", "t", "yes", "y", "1"})
-_FALSE = frozenset({"false", "f", "no", "n", "0"})
-_MAX_BALANCE = Decimal(10) ** 12  # Numeric(14, 2)
 _MAX_TEXT = {"debtor_ref": 64, "name": 200, "owner": 100, "team": 100}
-_UNKNOWN_ZONE = "Etc/Unknown"
 _T = TypeVar("_T")
 
 
@@ -121,19 +125,26 @@ async def import_cases(
     duplicate_lines = {error.line for error in duplicates}
     rows = [row for row in rows if row.line not in duplicate_lines]
 
-    async with session_factory() as session, session.begin():
-        info = await CampaignRepository(session).get_by_name(campaign)
-        if info is None:
-            raise ImportFileError(f"unknown campaign {campaign!r}: configure it first")
-        rows, unresolved = await _resolve_people(session, rows)
-        errors = sorted(errors + unresolved, key=lambda error: error.line)
-        committed = skip_bad or not errors
-        inserted = updated = 0
-        if committed and rows:
-            result = await CaseRepository(session).upsert_many(info.id, [r.case for r in rows])
-            inserted, updated = result.inserted, result.updated
-    if rejects_path is not None:
-        _write_rejects(rejects_path, header, dict(records), errors)
+    try:
+        async with session_factory() as session, session.begin():
+            info = await CampaignRepository(session).get_by_name(campaign)
+            if info is None:
+                raise ImportFileError(f"unknown campaign {campaign!r}: configure it first")
+            rows, unresolved = await _resolve_people(session, rows)
+            errors = sorted(errors + unresolved, key=lambda error: error.line)
+            committed = skip_bad or not errors
+            inserted = updated = 0
+            if committed and rows:
+                cases = [r.case for r in rows]
+                result = await CaseRepository(session).upsert_many(info.id, cases)
+                inserted, updated = result.inserted, result.updated
+            if rejects_path is not None:  # before the commit: no rejects file, no import
+                _write_rejects(rejects_path, header, dict(records), errors)
+    except SQLAlchemyError as exc:
+        # The message names the kind of refusal only: the statement's parameters are debtors'.
+        raise ImportFileError(
+            f"the store refused the import ({_store_refusal(exc)}); nothing was written"
+        ) from None
     known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
     return ImportReport(
         campaign=campaign,
@@ -165,12 +176,14 @@ def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         raise ImportFileError(f"{path}: cannot read: {exc}") from exc
     if not header:
         raise ImportFileError(f"{path}: empty file (no header line)")
+    missing = [column for column in REQUIRED_COLUMNS if column not in header]
+    if missing:  # also a file without a header line: its first row is never quoted
+        raise ImportFileError(f"{path}: missing required column(s): {', '.join(missing)}")
+    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
     repeated = sorted({column for column in header if header.count(column) > 1})
     if repeated:
-        raise ImportFileError(f"{path}: repeated column(s) in header: {', '.join(repeated)}")
-    missing = [column for column in REQUIRED_COLUMNS if column not in header]
-    if missing:
-        raise ImportFileError(f"{path}: missing required column(s): {', '.join(missing)}")
+        names = ", ".join(c if c in known else cells.shown(c) for c in repeated)
+        raise ImportFileError(f"{path}: repeated column(s) in header: {names}")
     return header, records
 
 
@@ -197,8 +210,12 @@ def _parse_row(
 ) -> _Row | RowError:
     if len(fields) != len(header):
         return RowError(line, f"expected {len(header)} fields, found {len(fields)}")
+    nul = [column for column, value in zip(header, fields, strict=True) if cells.NUL in value]
+    if nul:
+        return RowError(line, "; ".join(f"{column}: contains a NUL byte" for column in nul))
     row = _Fields(header, fields)
     row.problems += [f"{column}: empty" for column in REQUIRED_COLUMNS if not row.get(column)]
+    row.problems += cells.formula_problems(header, fields)
     row.problems += [
         f"{column}: longer than {limit} characters"
         for column, limit in _MAX_TEXT.items()
@@ -207,24 +224,24 @@ def _parse_row(
     if row.problems:
         return RowError(line, "; ".join(row.problems))
 
-    consent = row.parse("consent", lambda v: _parse_bool(v, default=True))
+    consent = row.parse("consent", lambda v: cells.parse_bool(v, default=True))
     numbers: dict[str, PhoneNumber] = {}  # by E.164: a repeated number adds nothing
     first: phonenumbers.PhoneNumber | None = None
     for column, type_column in PHONE_COLUMNS:
         if row.get(column):
-            parsed = row.parse(column, lambda v: _parse_phone(v, region))
-            kind = row.parse(type_column, _parse_number_type)
+            parsed = row.parse(column, lambda v: cells.parse_phone(v, region))
+            kind = row.parse(type_column, cells.parse_number_type)
             if parsed is not None and kind is not None:
                 first = first or parsed
                 e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
                 numbers.setdefault(e164, PhoneNumber(e164, kind, consent is not False))
-    balance = row.parse("balance", _parse_balance)
-    dpd = row.parse("days_past_due", _parse_days_past_due)
-    bucket = row.parse("bucket", _parse_bucket)
-    zone = row.parse("timezone", _parse_timezone)
-    currency = row.parse("currency", lambda v: _parse_currency(v or default_currency))
+    balance = row.parse("balance", cells.parse_balance)
+    dpd = row.parse("days_past_due", cells.parse_days_past_due)
+    bucket = row.parse("bucket", cells.parse_bucket)
+    zone = row.parse("timezone", cells.parse_timezone)
+    currency = row.parse("currency", lambda v: cells.parse_currency(v or default_currency))
     flags = {
-        name: row.parse(name, lambda v: _parse_bool(v, default=False))
+        name: row.parse(name, lambda v: cells.parse_bool(v, default=False))
         for name in ("do_not_call", "cease_communication", "disputed")
     }
     if row.problems or balance is None or dpd is None or currency is None:
@@ -238,104 +255,13 @@ def _parse_row(
         bucket=bucket or Bucket.for_days_past_due(dpd),
         numbers=tuple(numbers.values()),
         currency=currency,
-        timezone=zone or _zone_of(first),
+        timezone=zone or cells.zone_of(first),
         skills=tuple(dict.fromkeys(skill for skill in skills if skill)),
         do_not_call=bool(flags["do_not_call"]),
         cease_communication=bool(flags["cease_communication"]),
         disputed=bool(flags["disputed"]),
     )
     return _Row(line, case, row.get("owner") or None, row.get("team") or None)
-
-
-def _parse_phone(value: str, region: str) -> phonenumbers.PhoneNumber:
-    # The reason quotes the number masked: errors end up in logs and terminals.
-    masked = mask_phone(value) or "no digits"
-    try:
-        parsed = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException:
-        raise ValueError(f"cannot parse a phone number ({masked})") from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValueError(f"not a valid phone number ({masked})")
-    return parsed
-
-
-def _zone_of(number: phonenumbers.PhoneNumber | None) -> str | None:
-    """The number's time zone when it has exactly one; several are left to compliance."""
-    if number is None:
-        return None
-    zones = phone_timezones.time_zones_for_number(number)
-    return zones[0] if len(zones) == 1 and zones[0] != _UNKNOWN_ZONE else None
-
-
-def _parse_number_type(value: str) -> NumberType:
-    try:
-        return NumberType(value.lower()) if value else NumberType.DEBTOR
-    except ValueError:
-        choices = ", ".join(t.value for t in NumberType)
-        raise ValueError(f"unknown number type {value!r} (one of {choices})") from None
-
-
-def _parse_bool(value: str, default: bool) -> bool:
-    lowered = value.lower()
-    if not lowered:
-        return default
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError(f"not a yes/no value: {value!r}")
-
-
-def _parse_balance(value: str) -> Decimal:
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
-    if not amount.is_finite():
-        raise ValueError(f"not a number: {value!r}")
-    if amount < 0:
-        raise ValueError("negative")
-    if amount >= _MAX_BALANCE:
-        raise ValueError("too large")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise ValueError("more than 2 decimal places")  # rounding money silently is worse
-    return amount.quantize(Decimal("0.01"))
-
-
-def _parse_days_past_due(value: str) -> int:
-    try:
-        days = int(value)
-    except ValueError:
-        raise ValueError(f"not a whole number: {value!r}") from None
-    if days < 0:
-        raise ValueError("negative")
-    return days
-
-
-def _parse_bucket(value: str) -> Bucket | None:
-    if not value:
-        return None  # derived from days past due
-    try:
-        return Bucket(value.upper())
-    except ValueError:
-        raise ValueError(f"unknown bucket {value!r} (M0..M6 or WO)") from None
-
-
-def _parse_timezone(value: str) -> str | None:
-    if not value:
-        return None
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ("America")
-        raise ValueError(f"unknown time zone {value!r}") from None
-    return value
-
-
-def _parse_currency(value: str) -> str:
-    code = value.upper()
-    if len(code) != 3 or not code.isascii() or not code.isalpha():
-        raise ValueError(f"not an ISO 4217 code: {value!r}")
-    return code
 
 
 def _duplicate_refs(rows: Sequence[_Row]) -> list[RowError]:
@@ -380,15 +306,29 @@ async def _resolve_people(
     return resolved, errors
 
 
+def _store_refusal(exc: SQLAlchemyError) -> str:
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return type(exc.orig).__name__
+    return type(exc).__name__
+
+
 def _write_rejects(
     path: Path, header: list[str], records: dict[int, list[str]], errors: Sequence[RowError]
 ) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(descriptor, "w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow([*header, "line", "reason"])
-        for error in errors:
-            fields = records[error.line][: len(header)]
-            fields += [""] * (len(header) - len(fields))
-            writer.writerow([*fields, error.line, error.reason])
+    """The bad rows as they were (cells.defused, see `cells.defused`) plus `line` and `reason`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(descriptor, "w", newline="", encoding="utf-8") as file:
+            writer = csv.writer(file)
+            writer.writerow([cells.defused(column) for column in [*header, "line", "reason"]])
+            for error in errors:
+                fields = records[error.line][: len(header)]
+                fields += [""] * (len(header) - len(fields))
+                writer.writerow(
+                    [cells.defused(cell) for cell in [*fields, str(error.line), error.reason]]
+                )
+    except OSError as exc:
+        raise ImportFileError(
+            f"cannot write the rejects file {path}: {exc.strerror or exc}; nothing was imported"
+        ) from None
