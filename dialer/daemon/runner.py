@@ -15,14 +15,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from dialer.clock import Clock
-from dialer.daemon.store_writer import (
+from dialer.daemon.store_ops import (
     AttemptAnswered,
     AttemptBridged,
     AttemptEnded,
     AttemptStarted,
     CaseDeferredOp,
-    StoreWriter,
 )
+from dialer.daemon.store_writer import StoreWriter
 from dialer.domain.agents import CollectorState
 from dialer.domain.calls import CallOutcome, CallState
 from dialer.domain.commands import (

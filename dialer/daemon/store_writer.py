@@ -18,7 +18,8 @@ a slow disk delays bookkeeping, never a dial decision. Three promises:
   file that the next start-up replays before anything dials (`spool`, `replay_spool`).
 - **One bad operation does not lose the rest.** A write that fails for another reason (a
   bug, a constraint) is retried alone, and only it is dropped, counted and logged.
-`flush()` waits until everything queued so far is committed.
+`flush()` waits until everything queued so far is committed. The operations themselves are
+in dialer.daemon.store_ops.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,9 +35,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dialer.domain.calls import Call
+from dialer.daemon.store_ops import (
+    AttemptAnswered,
+    AttemptBridged,
+    AttemptEnded,
+    AttemptStarted,
+    CaseDeferredOp,
+    Operation,
+    from_plain,
+    ring_seconds,
+    to_plain,
+)
 from dialer.domain.model import ContactOutcome
-from dialer.engine import contact_outcome
 from dialer.logs import event
 from dialer.metrics import Metrics
 from dialer.store.attempts_repo import AttemptRepository, LedgerRepository
@@ -75,73 +84,6 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptStarted:
-    call_id: str
-    case_id: int
-    campaign_id: int
-    number: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptAnswered:
-    call_id: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptBridged:
-    call_id: str
-    at: float
-    collector_id: int | None = None  # the collector's row id
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptEnded:
-    call_id: str
-    case_id: int
-    campaign_id: int
-    outcome: ContactOutcome
-    ended_at: float
-    live_answer: bool
-    sip_code: int | None = None
-    answered_at: float | None = None
-    bridged_at: float | None = None
-    collector_id: int | None = None  # the collector's row id, when bridged
-    rang_from: float | None = None  # the INVITE (or the dial): ring time starts here
-
-    @classmethod
-    def of(
-        cls, call: Call, case_id: int, campaign_id: int, collector_id: int | None = None
-    ) -> AttemptEnded:
-        assert call.ended_at is not None
-        return cls(
-            call.call_id,
-            case_id,
-            campaign_id,
-            contact_outcome(call),
-            call.ended_at,
-            call.is_live_answer,
-            call.sip_code,
-            call.answered_at,
-            call.bridged_at,
-            collector_id,
-            call.rang_from,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class CaseDeferredOp:
-    case_id: int
-    not_before: float | None
-
-
-Operation = AttemptStarted | AttemptAnswered | AttemptBridged | AttemptEnded | CaseDeferredOp
-_KINDS: dict[str, type[Operation]] = {
-    k.__name__: k
-    for k in (AttemptStarted, AttemptAnswered, AttemptBridged, AttemptEnded, CaseDeferredOp)
-}
 StoreState = Callable[[bool, str | None], None]
 
 
@@ -353,7 +295,7 @@ class StoreWriter:
             bridged_at=None if op.bridged_at is None else utc(op.bridged_at),
             collector_id=op.collector_id,
             abandoned=op.outcome is ContactOutcome.ABANDONED,
-            ring_seconds=_ring_seconds(op),
+            ring_seconds=ring_seconds(op),
         )
         await cases.set_next_attempt(op.case_id, ended + self.recycle_after[op.outcome])
         live = int(op.live_answer)
@@ -383,7 +325,7 @@ class StoreWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as out:
             for op in ops:
-                out.write(json.dumps({"kind": type(op).__name__, **_plain(op)}) + "\n")
+                out.write(json.dumps({"kind": type(op).__name__, **to_plain(op)}) + "\n")
         return len(ops)
 
     def replay_spool(self, path: Path) -> int:
@@ -394,32 +336,10 @@ class StoreWriter:
         count = 0
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
-                self.put(_from_plain(json.loads(line)))
+                self.put(from_plain(json.loads(line)))
                 count += 1
         path.unlink()
         return count
-
-
-def _ring_seconds(op: AttemptEnded) -> float | None:
-    """From the INVITE that left to the answer (or the end): what the TSR's minimum ring
-    time is about."""
-    if op.rang_from is None:
-        return None
-    return max(0.0, (op.answered_at if op.answered_at is not None else op.ended_at) - op.rang_from)
-
-
-def _plain(op: Operation) -> dict[str, object]:
-    values = asdict(op)
-    if isinstance(op, AttemptEnded):
-        values["outcome"] = op.outcome.value
-    return values
-
-
-def _from_plain(values: dict[str, object]) -> Operation:
-    kind = _KINDS[str(values.pop("kind"))]
-    if kind is AttemptEnded:
-        values["outcome"] = ContactOutcome(str(values["outcome"]))
-    return kind(**values)  # type: ignore[arg-type]
 
 
 def _reason(exc: BaseException) -> str:

@@ -11,7 +11,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dialer.daemon.store_writer import AttemptEnded, AttemptStarted, StoreWriter
+from dialer.daemon.store_ops import AttemptEnded, AttemptStarted
+from dialer.daemon.store_writer import StoreWriter
 from dialer.domain.model import Bucket, ContactOutcome, PhoneNumber
 from dialer.metrics import Metrics
 from dialer.store.db import create_engine, migrate, session_factory

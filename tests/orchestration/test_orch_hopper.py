@@ -11,7 +11,8 @@ import numpy as np
 from orchkit import NOON, Store, add_cases, make_store, new_case, profile
 from sqlalchemy import func, select, update
 
-from dialer.daemon.store_writer import AttemptEnded, AttemptStarted, StoreWriter
+from dialer.daemon.store_ops import AttemptEnded, AttemptStarted
+from dialer.daemon.store_writer import StoreWriter
 from dialer.domain.calls import CallOutcome
 from dialer.domain.commands import AttemptFinished, Command, NeedCases, Originate
 from dialer.domain.events import CallFailed, CasesSupplied, CollectorLoggedIn
