@@ -220,6 +220,10 @@ def write_markdown(
         f"ratio: the largest K on a {settings.ratio_step:g} grid over [1, 4] that held the cap",
         "in at least 95% of shifts. Occupancy = (talk + wrap-up) / logged-in time.",
         "",
+        "Rival pacers run unguarded: the abandon-cap guard the daemon installs on every",
+        "campaign (dialer.engine.cap_guard, which holds the cap whatever the pacer) is off",
+        "here, so each pacer is measured on its own, over-cap abandon rates included.",
+        "",
     ]
     lines += _summary(runs, kinds)
     lines += _gain_capture(runs, kinds)

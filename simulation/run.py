@@ -82,9 +82,14 @@ def check_pacer(spec: str, scenario: Scenario) -> None:
     build_pacer(spec, scenario)
 
 
-def build_engine(scenario: Scenario, spec: str, rng: np.random.Generator) -> Engine:
+def build_engine(
+    scenario: Scenario, spec: str, rng: np.random.Generator, cap_guard: bool = False
+) -> Engine:
     """The production engine configured for this scenario and pacer (no compliance guard:
-    the simulated cases are all callable)."""
+    the simulated cases are all callable). The rival pacers run unguarded by default: the
+    abandon-cap guard the daemon always installs (dialer.engine.cap_guard) is off, so the
+    suite measures each pacer on its own; ``cap_guard`` puts it on, over the shift, at the
+    scenario's cap."""
     pacer = build_pacer(spec, scenario)
     manual = spec.strip().lower() == "manual"
     # Keep the hopper well ahead of the largest burst a pacer may launch at once.
@@ -97,18 +102,19 @@ def build_engine(scenario: Scenario, spec: str, rng: np.random.Generator) -> Eng
         hopper_low_water=low_water,
         hopper_batch=2 * low_water,
         preview_dial_delay=scenario.manual_dial_overhead if manual else 0.0,
+        abandon_cap=scenario.abandon_cap if cap_guard else None,
     )
     return Engine(config, pacer, rng)
 
 
 def run_replication(
-    scenario: Scenario, pacer: str, seed: int, replication: int = 0
+    scenario: Scenario, pacer: str, seed: int, replication: int = 0, cap_guard: bool = False
 ) -> ReplicationMetrics:
-    """Simulate one shift and measure it."""
+    """Simulate one shift and measure it (unguarded unless ``cap_guard``: build_engine)."""
     engine_seq, carrier_seq, agent_seq = np.random.SeedSequence(
         seed, spawn_key=(replication,)
     ).spawn(3)
-    engine = build_engine(scenario, pacer, np.random.default_rng(engine_seq))
+    engine = build_engine(scenario, pacer, np.random.default_rng(engine_seq), cap_guard)
     sim = Simulator(
         scenario,
         engine,

@@ -70,7 +70,11 @@ def build_agents(
 
 
 def build_engine(campaign: CampaignSettings, profile: Profile, rng: np.random.Generator) -> Engine:
+    """The campaign's engine, always with the abandon-cap guard over the profile's cap and
+    window (dialer.engine.cap_guard): whatever the pacing mode, no overdial beyond what
+    the budget can absorb."""
     pacing = campaign.pacing
+    cap, window = abandon_terms(profile, campaign)
     config = EngineConfig(
         campaign=campaign.name,
         connect_grace=campaign.connect_grace,
@@ -79,6 +83,8 @@ def build_engine(campaign: CampaignSettings, profile: Profile, rng: np.random.Ge
         routing=RoutingPolicy(campaign.routing.owner_wait, campaign.routing.team_wait),
         auto_ready_after_wrap=campaign.wrap_up_seconds,
         call_id_prefix=f"{campaign.name}.{uuid.uuid4().hex[:8]}.",
+        abandon_cap=cap,
+        abandon_window=window,
     )
     pacer = build_pacer(campaign, profile)
     guard = ProfileGuard(profile)

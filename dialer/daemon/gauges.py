@@ -3,9 +3,9 @@ every few seconds.
 
 It lives apart from the composition root (`dialer.daemon`) because it is one job, reading
 state and setting Prometheus gauges, with no say in how anything is built or stopped. The
-ledger read also feeds the predictive pacers: every daemon dialing a campaign writes to
-the same store, so the pacer's budget is synced from the store's totals, not from what
-this process saw alone.
+ledger read also feeds the predictive pacers and every engine's abandon-cap guard: every
+daemon dialing a campaign writes to the same store, so the budget is synced from the
+store's totals, not from what this process saw alone.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ class DaemonGauges:
         self.db = db
         self.hopper_reasons = hopper_reasons
         self.trunk = trunk
+        self._clamps_seen: dict[str, int] = {}  # campaign -> guard clamps published
 
     def terms(self, campaign: CampaignSettings) -> tuple[float, float]:
         return abandon_terms(self.profiles[campaign.name], campaign)
@@ -131,6 +132,13 @@ class DaemonGauges:
             free = getattr(engine.pacer, "predicted_free", None)
             if free is not None:
                 m.predicted_free.labels(name).set(free)
+            guard = engine.cap_guard
+            if guard is not None:
+                m.cap_guard_clamping.labels(name).set(1 if guard.clamping else 0)
+                new_clamps = guard.clamps - self._clamps_seen.get(name, 0)
+                if new_clamps > 0:
+                    m.cap_guard_clamps.labels(name).inc(new_clamps)
+                self._clamps_seen[name] = guard.clamps
         trunk = self.trunk()
         m.trunk_registered.set(1 if trunk is not None and trunk.registered else 0)
         checked_out, limit = pool_usage(self.db)
@@ -163,6 +171,9 @@ class DaemonGauges:
             sync = getattr(runner.engine.pacer, "sync_ledger", None)
             if sync is not None:  # the pacer counts every daemon's drops, not just ours
                 sync(totals.live_answers, totals.abandons, now)
+            guard = runner.engine.cap_guard
+            if guard is not None:  # so does the abandon-cap guard, in every mode
+                guard.sync(totals.live_answers, totals.abandons, now, runner.engine.stats)
             self.metrics.abandon_rate_window.labels(campaign.name).set(totals.rate)
             self.metrics.abandon_budget_remaining.labels(campaign.name).set(
                 budget_remaining(totals.abandons, totals.live_answers, cap)

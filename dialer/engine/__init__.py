@@ -4,11 +4,13 @@ happened and the time and return the commands to carry out (DESIGN §3).
 This is the package's public face. Its modules are layers of one engine (see
 dialer.engine.state): the state and its bookkeeping, routing answered calls
 (dialer.engine.answers), dialing (dialer.engine.dialing) and the inputs and pacing
-(dialer.engine.core); the routing policy (dialer.engine.routing), the in-memory case hopper
-(dialer.engine.hopper) and the read-only views (dialer.engine.views) beside them, and
+(dialer.engine.core); the abandon-cap guard that holds the cap whatever the pacer
+(dialer.engine.cap_guard), the routing policy (dialer.engine.routing), the in-memory case
+hopper (dialer.engine.hopper) and the read-only views (dialer.engine.views) beside them, and
 what a driver of the engine looks like to those who watch it (dialer.engine.driver).
 """
 
+from dialer.engine.cap_guard import AbandonCapGuard, GuardStatus, window_words
 from dialer.engine.core import Engine
 from dialer.engine.dialing import NO_SKILLED_COLLECTOR
 from dialer.engine.driver import RunningCampaign, StepObserver
@@ -25,10 +27,12 @@ from dialer.engine.views import DecisionRecord, to_utc
 __all__ = [
     "MIN_RING_TIMEOUT",
     "NO_SKILLED_COLLECTOR",
+    "AbandonCapGuard",
     "DecisionRecord",
     "Engine",
     "EngineConfig",
     "EngineStats",
+    "GuardStatus",
     "RoutingPolicy",
     "RunningCampaign",
     "Stage",
@@ -36,4 +40,5 @@ __all__ = [
     "UnknownCall",
     "contact_outcome",
     "to_utc",
+    "window_words",
 ]

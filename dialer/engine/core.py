@@ -270,6 +270,9 @@ class Engine(Dialing):
 
     def _pace(self, now: float, out: list[Command]) -> None:
         self.case_hopper.request(now, self.draining, out)
+        guard = self.cap_guard
+        if guard is not None:
+            guard.observe(self.stats, now)
         if self.draining or self.paused or self.holds:
             return
         inputs = self.inputs(now)
@@ -278,12 +281,19 @@ class Engine(Dialing):
         decision = self.pacer.decide(inputs, self, self.rng)
         room = inputs.max_in_flight - inputs.in_flight
         wanted = min(decision.launch, room)
+        clamped = False
+        if guard is not None and wanted > 0:
+            # The cap in every mode (dialer.engine.cap_guard): may cut the launch, and says
+            # why in the decision record; the pacer's own wish stays in its detail.
+            guarded = guard.review(inputs, decision, wanted, self.stats)
+            if guarded is not decision:
+                decision, wanted, clamped = guarded, guarded.launch, True
         launched = 0
         if wanted > 0:
             launched = self._launch(wanted, decision.reserve_collector, now, out)
             if launched:
                 self.pacer.observe_launch(launched, now)
-        if launched or decision.launch:
+        if launched or decision.launch or clamped:
             self.decisions.append(DecisionRecord(now, inputs, decision, launched))
         self.case_hopper.request(now, self.draining, out)
 

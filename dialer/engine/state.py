@@ -25,6 +25,7 @@ from dialer.domain.calls import Call, CallOutcome
 from dialer.domain.guard import DialGuard
 from dialer.domain.model import Case, ContactOutcome, ContactRecord, DialTarget
 from dialer.engine import routing
+from dialer.engine.cap_guard import AbandonCapGuard
 from dialer.engine.hopper import CaseHopper
 from dialer.engine.views import DecisionRecord
 from dialer.pacing.base import Pacer
@@ -56,6 +57,10 @@ class EngineConfig:
     call_id_prefix: str = "c"
     unservable_retry_after: float = 300.0  # a case no present collector can take
     decision_log_size: int = 20
+    # The abandon-cap guard (dialer.engine.cap_guard): the profile's cap and window in
+    # seconds (None: since the start). None: no guard (the simulator's rival pacers).
+    abandon_cap: float | None = None
+    abandon_window: float | None = None
 
     def __post_init__(self) -> None:
         if self.connect_grace < 0:
@@ -66,6 +71,10 @@ class EngineConfig:
             raise ValueError("max_lines_per_collector must be >= 1")
         if not 0 < self.tick_interval <= 0.5:
             raise ValueError("tick_interval must be in (0, 0.5] s")
+        if self.abandon_cap is not None and not 0 < self.abandon_cap < 1:
+            raise ValueError("abandon_cap must be in (0, 1)")
+        if self.abandon_window is not None and not self.abandon_window > 0:
+            raise ValueError("abandon_window must be > 0 s")
 
 
 @dataclass(slots=True)
@@ -119,6 +128,10 @@ class EngineState:
         # Why the daemon stops this campaign launching (reason -> plain words), e.g. the
         # store cannot take writes: no record, no call.
         self.holds: dict[str, str] = {}
+        # Holds the abandon cap whatever the pacer (None: unguarded, as in the simulator).
+        self.cap_guard: AbandonCapGuard | None = None
+        if config.abandon_cap is not None:
+            self.cap_guard = AbandonCapGuard(config.abandon_cap, config.abandon_window)
         self._pace_due = False  # a hold was lifted: pace at the next tick, event or not
         self._ready: OrderedDict[str, Collector] = OrderedDict()  # longest idle first
         self._waiting: OrderedDict[str, Call] = OrderedDict()  # answered, in answer order

@@ -187,6 +187,20 @@ class Metrics:
             ["campaign"],
             registry=r,
         )
+        self.cap_guard_clamps = Counter(
+            "dialer_abandon_guard_clamps_total",
+            "Pacing decisions the abandon-cap guard cut because the budget could not absorb "
+            "the calls beyond the ready collectors, whatever the pacer.",
+            ["campaign"],
+            registry=r,
+        )
+        self.cap_guard_clamping = Gauge(
+            "dialer_abandon_guard_clamping",
+            "1 while the abandon-cap guard limits the campaign's dialing (its latest decision "
+            "that wanted calls was cut), else 0.",
+            ["campaign"],
+            registry=r,
+        )
         self.reassignments = Counter(
             "dialer_reassignments_total",
             "Cases moved between collectors, by reason (fed by the reassigner).",
@@ -212,7 +226,12 @@ class Metrics:
     def init_campaign(self, campaign: str) -> None:
         """Create a campaign's counter series at 0, so rate() and alerts see them from the
         first scrape rather than from the first event."""
-        for counter in (self.calls_originated, self.live_answers, self.calls_abandoned):
+        for counter in (
+            self.calls_originated,
+            self.live_answers,
+            self.calls_abandoned,
+            self.cap_guard_clamps,
+        ):
             counter.labels(campaign)
         self.talk_seconds.labels(campaign)
         self.set_hopper_empty(campaign, None)

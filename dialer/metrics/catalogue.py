@@ -60,6 +60,11 @@ NOTES: dict[str, str] = {
     ),
     "dialer_pacing_threshold": "Set by the predictive pacer.",
     "dialer_predicted_free_collectors": "Set by the predictive pacer.",
+    "dialer_abandon_guard_clamps_total": (
+        "Counted by the engine's abandon-cap guard (dialer.engine.cap_guard) in every pacing "
+        "mode; the daemon's gauges publish it every second."
+    ),
+    "dialer_abandon_guard_clamping": "Set every second from the engine's abandon-cap guard.",
     "dialer_db_pool_max_connections": "+Inf when the pool's overflow is unlimited.",
 }
 

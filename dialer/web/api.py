@@ -234,7 +234,11 @@ async def patch_pacing(
     body: PacingIn,
 ) -> dict[str, Any]:
     pacing = await campaign_ops.set_pacing(ctx, who, name, body)
-    return {"pacing": pacing.as_dict(), "applied": campaign_ops.applied(ctx.runner(name))}
+    return {
+        "pacing": pacing.as_dict(),
+        "applied": campaign_ops.applied(ctx.runner(name)),
+        "cap_guard": campaign_ops.cap_verdict(ctx, name),
+    }
 
 
 @router.get("/campaigns/{name}/decisions", summary="Latest pacing decisions, newest first")

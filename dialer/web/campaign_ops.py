@@ -5,6 +5,14 @@ log, the latest pacing decisions and the audit trail.
 
 Pacing changes last until the daemon restarts (the settings file stays the source of
 truth); the audit log keeps every change with who made it, when, the old and new values.
+
+Whatever is accepted runs under the engine's abandon-cap guard (dialer.engine.cap_guard),
+which no setting switches off. A change whose mode may put more calls in flight than the
+ready collectors (ratio above 1, adaptive, predictive) is accepted, and when the budget
+cannot cover what it may ask for it is accepted *clamped*: the response says so and why
+(`cap_verdict`), and the guard holds it to what the budget absorbs, one call per ready
+collector when the budget is spent. A change that breaks the profile outright (a target
+above the cap) is refused with 422.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dialer.compliance import check_campaign_config
+from dialer.engine import window_words
 from dialer.logs import event
 from dialer.pacing.base import Pacer
 from dialer.pacing.budget import budget_remaining
@@ -118,10 +127,83 @@ async def figures(ctx: WebContext, name: str) -> dict[str, Any]:
             "budget_remaining": budget_remaining(totals.abandons, totals.live_answers, cap),
             "abandons_left": max(0, math.floor(allowance + 1e-9) - totals.abandons),
         },
+        "cap_guard": guard_status(runner, now),
         "occupancy": engine.occupancy(now),
         "hopper": engine.hopper_size,
         "hopper_empty_reason": (None if engine.hopper_size else ctx.dialer.hopper_reason(name)),
     }
+
+
+def guard_status(runner: CampaignHandle, now: float) -> dict[str, Any] | None:
+    """The abandon-cap guard's state: clamping or not, budget left, why (None: no guard)."""
+    guard = runner.engine.cap_guard
+    return None if guard is None else guard.status(now).as_dict()
+
+
+def overdial_ask(pacing: Pacing, collectors: int) -> int:
+    """The most calls beyond the ready collectors the mode may ask for when all
+    `collectors` are ready: ratio K ceil(K n) - n, adaptive its ceiling L = 3, predictive
+    its line limit; 0 for preview and progressive."""
+    if pacing.mode == "ratio":
+        return max(0, math.ceil(pacing.ratio * collectors - 1e-9) - collectors)
+    if pacing.mode == "adaptive":
+        return 2 * collectors
+    if pacing.mode == "predictive":
+        return max(0, int(pacing.max_lines_per_collector * collectors + 1e-9) - collectors)
+    return 0
+
+
+def cap_verdict(ctx: WebContext, name: str) -> dict[str, Any]:
+    """Whether the pacing in force is clamped by the abandon-cap guard, and why."""
+    runner = ctx.runner(name)
+    engine = runner.engine
+    guard = engine.cap_guard
+    pacing = current_pacing(ctx, name)
+    if guard is None:
+        return {"clamped": False, "reason": "this engine runs without the abandon-cap guard"}
+    now = ctx.now()
+    counts = engine.counts()
+    collectors = sum(counts.get(state, 0) for state in ("ready", "reserved", "on_call", "wrap_up"))
+    unresolved = counts.get("call_dialing", 0) + counts.get("call_ringing", 0)
+    covered = guard.covers(engine.stats, unresolved, now)
+    left = guard.abandons_left(now)
+    budget = (
+        f"the abandon budget ({left:.1f} abandons left under the {guard.cap:.1%} cap over "
+        f"{window_words(guard.window_seconds)}) covers {covered} now"
+    )
+    ask = overdial_ask(pacing, collectors)
+    what = f"ratio {pacing.ratio:g}" if pacing.mode == "ratio" else pacing.mode
+    if ask == 0:
+        if pacing.mode in ("preview", "progressive"):
+            reason = f"{what} never dials more calls than ready collectors"
+        else:
+            reason = f"{what} asks for no call beyond the {collectors} collectors logged in"
+        return {"clamped": False, "reason": reason, "covered": covered, "asks": 0}
+    if pacing.mode == "predictive":
+        clamped = covered == 0
+        reason = (
+            f"predictive spends the budget itself; the abandon-cap guard backs it: {budget}"
+            + ("; until it recovers, one call per ready collector" if clamped else "")
+        )
+        return {"clamped": clamped, "reason": reason, "covered": covered, "asks": ask}
+    clamped = ask > covered
+    if clamped:
+        holds = (
+            f"to {covered} {'call' if covered == 1 else 'calls'} beyond the ready collectors"
+            if covered
+            else "to one call per ready collector"
+        )
+        reason = (
+            f"{what} may put up to {ask} calls beyond the {collectors} collectors in flight; "
+            f"{budget}: accepted clamped, the abandon-cap guard holds it {holds} while the "
+            "budget is short"
+        )
+    else:
+        reason = (
+            f"{what} may put up to {ask} calls beyond the {collectors} collectors in flight; "
+            f"{budget}; the abandon-cap guard cuts it if the budget runs short"
+        )
+    return {"clamped": clamped, "reason": reason, "covered": covered, "asks": ask}
 
 
 def decisions(ctx: WebContext, name: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -204,6 +286,9 @@ async def set_pacing(ctx: WebContext, who: Principal, name: str, change: PacingI
         _apply(runner, old, new, cap)
     except (ValueError, ImportError) as exc:
         raise WebError(422, f"pacing not changed: {exc}") from None
+    guard = runner.engine.cap_guard
+    if guard is not None and profile.abandonment is None:
+        guard.cap = cap  # no legal cap: the guard holds the campaign's target
     ctx.pacing[name] = new
     ctx.dialer.metrics.abandon_target.labels(name).set(new.target_abandon_rate)
     if new != old:

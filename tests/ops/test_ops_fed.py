@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 import dialer.daemon.gauges
 from dialer.pacing.budget import budget_remaining
+from dialer.store.attempts_repo import LedgerRepository
 from dialer.store.db import create_engine
 
 # A weekday, 07:30 UTC: outside 08:00-21:00 in every zone of the demo portfolio (07:30 in
@@ -27,6 +28,14 @@ async def test_abandon_gauges_follow_the_ledger(
     settings = daemon_settings(tmp_path, pacing="{mode: ratio, ratio: 4.0}")
     async with running_daemon(settings, speed=40) as (daemon, _):
         value = daemon.metrics.registry.get_sample_value
+        # A campaign with budget to spend (2000 live answers, no abandon, in the last 30
+        # days): the abandon-cap guard lets ratio 4 dial ahead, and drop calls.
+        async with daemon.sessions() as session, session.begin():
+            at = datetime.fromtimestamp(daemon.clock.now() - 86400, UTC)
+            await LedgerRepository(session).record(
+                daemon.runners["c1"].campaign_id, at, live_answers=2000
+            )
+        await daemon.read_ledger()
 
         async def abandons_seen() -> float | None:
             rate = value("dialer_abandon_rate_ratio", {"campaign": "c1"})
