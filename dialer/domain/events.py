@@ -13,6 +13,14 @@ from dialer.domain.model import DialTarget
 
 
 @dataclass(frozen=True, slots=True)
+class CallInviteSent:
+    """The trunk sent the call's INVITE (it may pace INVITEs later than the engine's dial):
+    the ring timeout and the stored ring time count from here."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallRinging:
     call_id: str
 
@@ -88,7 +96,8 @@ class DrainRequested:
 
 
 Event = (
-    CallRinging
+    CallInviteSent
+    | CallRinging
     | CallAnswered
     | CallFailed
     | CallHungUp

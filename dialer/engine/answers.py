@@ -119,6 +119,7 @@ class Answers(EngineState):
                 call is not None
                 and call.state in (CallState.DIALING, CallState.RINGING)
                 and not call.cancel_requested
+                and call.ring_deadline <= now  # a late INVITE moved it (`_on_invite_sent`)
             ):
                 call.cancel_requested = True
                 out.append(Cancel(call_id))

@@ -31,6 +31,7 @@ from dialer.domain.events import (
     CallAnswered,
     CallFailed,
     CallHungUp,
+    CallInviteSent,
     CallNotPlaced,
     CallRinging,
     CasesSupplied,
@@ -127,6 +128,18 @@ class Engine(Dialing):
         self._transition(collector, collector.log_out, now)
 
     # ----- calls --------------------------------------------------------------------------
+
+    def _on_invite_sent(self, event: CallInviteSent, now: float, out: list[Command]) -> None:
+        """The ring timeout runs from the INVITE that left, never from the dial: a call the
+        trunk sent late still rings the whole timeout (TSR: at least 15 s)."""
+        call = self._call(event.call_id)
+        if call.state not in (CallState.DIALING, CallState.RINGING) or call.invite_at is not None:
+            return
+        call.invite_at = now
+        ring_timeout = self.config.ring_timeout
+        if math.isfinite(ring_timeout) and now + ring_timeout > call.ring_deadline:
+            call.ring_deadline = now + ring_timeout
+            heapq.heappush(self._ring_deadlines, (call.ring_deadline, call.call_id))
 
     def _on_ringing(self, event: CallRinging, now: float, out: list[Command]) -> None:
         call = self._call(event.call_id)
@@ -343,6 +356,7 @@ class Engine(Dialing):
         CollectorReady: _on_ready,
         CollectorPaused: _on_pause,
         CollectorLoggedOut: _on_logout,
+        CallInviteSent: _on_invite_sent,
         CallRinging: _on_ringing,
         CallAnswered: _on_answered,
         CallFailed: _on_failed,

@@ -101,7 +101,8 @@ class Dialing(Answers):
         self.stats.dials += 1
         ring_timeout = self.config.ring_timeout
         if math.isfinite(ring_timeout):
-            heapq.heappush(self._ring_deadlines, (now + ring_timeout, call.call_id))
+            call.ring_deadline = now + ring_timeout
+            heapq.heappush(self._ring_deadlines, (call.ring_deadline, call.call_id))
         out.append(Originate(call.call_id, call.case_ref, call.number, ring_timeout))
 
     def _allowed(self, target: DialTarget, now: float, out: list[Command]) -> bool:

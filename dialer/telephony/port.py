@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from dialer.domain.events import CallAnswered, CallFailed, CallHungUp, CallRinging
+from dialer.domain.events import CallAnswered, CallFailed, CallHungUp, CallInviteSent, CallRinging
 
-TrunkEvent = CallRinging | CallAnswered | CallFailed | CallHungUp
+TrunkEvent = CallInviteSent | CallRinging | CallAnswered | CallFailed | CallHungUp
 
 
 class Trunk(Protocol):

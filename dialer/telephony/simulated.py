@@ -9,7 +9,13 @@ from collections.abc import Callable
 
 from dialer.clock import Clock
 from dialer.domain.calls import CallOutcome
-from dialer.domain.events import CallAnswered, CallFailed, CallHungUp, CallRinging
+from dialer.domain.events import (
+    CallAnswered,
+    CallFailed,
+    CallHungUp,
+    CallInviteSent,
+    CallRinging,
+)
 from dialer.pacing.samples import SampleBuffer
 from dialer.telephony.port import TrunkEvent
 from dialer.telephony.simulated_model import SIP_CODE, CarrierModel, Fate
@@ -78,6 +84,7 @@ class SimulatedTrunk:
     async def originate(self, call_id: str, number: str, ring_timeout: float) -> None:
         self.originated += 1
         self.log[call_id] = None
+        self._emit(call_id, CallInviteSent(call_id))
         fate, delay = self._carrier.draw(self._p(self._clock.now()))
         self._emit_later(call_id, min(1.0, delay / 2), CallRinging(call_id))
         if fate is Fate.LIVE:
