@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIO = ROOT / "tests" / "sip" / "scenarios" / "uas.xml"
+SCENARIO = ROOT / "tests" / "telephony" / "scenarios" / "uas.xml"
 
 
 # -- the RTP generator (a separate process) -------------------------------------------------

@@ -3,7 +3,11 @@
 Debtor data never reaches a log line in the clear: values under sensitive keys are masked
 by kind (phone numbers keep their last two digits, names their initials), and anything in a
 message or value that looks like a phone number is masked too, as a safety net for code that
-forgot. Log an event with fields as ``log.info("call.answered", extra={"fields": {...}})``
+forgot (`dialer.privacy.mask_text`: dates, times and the digits inside a Call-ID or other
+token are not phone numbers). Values under keys that hold ids and times (`call_id`, `call`,
+`at`, `when`, `ts`, `next_run`, anything ending in `_at`, `_time`, `_date`) are never
+masked, so a log line can be matched to its store row and to the carrier's SIP trace.
+Log an event with fields as ``log.info("call.answered", extra={"fields": {...}})``
 or through `event()`.
 """
 
@@ -11,22 +15,44 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from dialer.privacy import mask_name, mask_phone
+from dialer.privacy import mask_name, mask_phone, mask_text
 
 NAME_KEYS = frozenset({"name", "debtor_name", "display_name", "full_name"})
 PHONE_KEYS = frozenset({"number", "phone", "e164", "phone_number", "caller", "callee", "to"})
-# Runs of 7+ digits, optionally with a leading + and separators: phone-number-shaped.
-_PHONE_LIKE = re.compile(r"\+?\d[\d\s()-]{5,}\d")
+# ids and times: the values that let a line be matched to a store row or a SIP trace
+CLEAR_KEYS = frozenset(
+    {
+        "call_id",
+        "call",
+        "sip_call_id",
+        "callid",
+        "at",
+        "when",
+        "ts",
+        "time",
+        "timestamp",
+        "date",
+        "next_run",
+        "next_run_time",
+        "deadline",
+    }
+)
+CLEAR_SUFFIXES = ("_at", "_time", "_date", "_call_id")
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "fields"}
 
 
 def _mask_text(text: str) -> str:
-    return _PHONE_LIKE.sub(lambda m: mask_phone(re.sub(r"\D", "", m.group(0))), text)
+    return mask_text(text)
+
+
+def clear_key(key: str) -> bool:
+    """A key whose values are ids or times, never masked."""
+    lowered = key.lower()
+    return lowered in CLEAR_KEYS or lowered.endswith(CLEAR_SUFFIXES)
 
 
 def mask_value(key: str, value: Any) -> Any:
@@ -37,6 +63,8 @@ def mask_value(key: str, value: Any) -> Any:
             return mask_name(value)
         if lowered in PHONE_KEYS:
             return mask_phone(value)
+        if clear_key(lowered):
+            return value
         return _mask_text(value)
     if isinstance(value, dict):
         return {k: mask_value(str(k), v) for k, v in value.items()}

@@ -8,14 +8,20 @@ far end (only the addressing changes: PCMU payload, SSRC, sequence and timestamp
 through untouched). An unbridged collector leg is fed PCMU silence every 20 ms from a
 single loop timer, so the phone hears silence, not a dead line. Nothing here goes through
 pyVoIP's audio API, which converts to 8-bit linear PCM and audibly degrades speech.
+
+A far end that put us on hold (its SDP says sendonly or inactive, or c=0.0.0.0) gets no
+media from us at all (`sending` is false): not the other side's speech, not silence, not
+the safe harbor. Each endpoint has its RTCP socket on port + 1 (`rtp_rtcp.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, cast
 
 from dialer.telephony.rtp_packet import PACKET_INTERVAL, PCMU_SILENCE, RtpStream
+from dialer.telephony.rtp_rtcp import ReceptionStats, RtcpEndpoint
 
 Address = tuple[str, int]
 
@@ -30,6 +36,11 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.peer: RtpEndpoint | None = None
         self.symmetric = symmetric
         self.stream = RtpStream()  # for what we originate (silence, safe harbor)
+        self.latched = False  # symmetric: `remote` is where the far end's RTP came from
+        self.sending = True  # false while the far end refuses our media (on hold)
+        self.rtcp: RtcpEndpoint | None = None
+        self.reception = ReceptionStats()  # the far end's stream, while not bridged
+        self.originated_at: float | None = None  # when we last sent a packet of our own
         self.received = 0
         self.sent = 0
         self.first_forward_at: float | None = None
@@ -41,13 +52,16 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         remote = self.remote
         if self.symmetric:
-            if self.received == 0:
+            if not self.latched:
                 self.remote = (str(addr[0]), int(addr[1]))  # latch onto the far end (NAT)
+                self.latched = True
         elif remote is None or addr[0] != remote[0]:
             return  # not from the far end's media address: nobody injects into a bridge
         self.received += 1
         peer = self.peer
-        if peer is not None and peer.remote is not None and peer.transport is not None:
+        if peer is None:
+            self.reception.rtp(data, time.monotonic())  # for our own RTCP reports
+        elif peer.sending and peer.remote is not None and peer.transport is not None:
             peer.transport.sendto(data, peer.remote)
             peer.sent += 1
             if peer.first_forward_at is None:
@@ -56,18 +70,40 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP unreachable from a far end that went away: the SIP side notices
 
+    def point_at(
+        self, media: Address | None, rtcp: Address | None, sending: bool, *, relatch: bool = False
+    ) -> None:
+        """Follow the far end's SDP: where its RTP and RTCP go, and whether it wants ours.
+
+        `None` keeps the current address (a hold with c=0.0.0.0 names none). A symmetric
+        leg keeps the source it latched onto unless `relatch` (the SDP moved the media)."""
+        if relatch:
+            self.latched = False
+            if self.rtcp is not None:
+                self.rtcp.latched = False
+        if media is not None and not self.latched:
+            self.remote = media
+        if rtcp is not None and self.rtcp is not None and not self.rtcp.latched:
+            self.rtcp.remote = rtcp
+        self.sending = sending
+
     def send(self, packet: bytes) -> None:
-        if self.transport is not None and self.remote is not None:
+        """Send a packet we originate (silence, safe harbor); nothing while on hold."""
+        if self.transport is not None and self.remote is not None and self.sending:
             self.transport.sendto(packet, self.remote)
             self.sent += 1
+            self.originated_at = time.monotonic()
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+        if self.rtcp is not None:
+            self.rtcp.close()
 
 
 class RtpPortPool:
-    """Binds RTP sockets on even ports of the configured range, round robin."""
+    """Binds RTP sockets on even ports of the configured range, round robin, each with its
+    RTCP socket on the odd port above it (RFC 3550 11)."""
 
     def __init__(self, bind_ip: str, low: int, high: int, symmetric: bool = False) -> None:
         self._bind_ip = bind_ip
@@ -88,6 +124,7 @@ class RtpPortPool:
             if port in self._in_use:
                 continue
             endpoint = RtpEndpoint(self._symmetric)
+            rtcp = RtcpEndpoint(endpoint)
             try:
                 await loop.create_datagram_endpoint(
                     lambda ep=endpoint: ep,  # type: ignore[misc]
@@ -95,6 +132,15 @@ class RtpPortPool:
                 )
             except OSError:
                 continue
+            try:
+                await loop.create_datagram_endpoint(
+                    lambda ep=rtcp: ep,  # type: ignore[misc]
+                    local_addr=(self._bind_ip, port + 1),
+                )
+            except OSError:
+                endpoint.close()  # its RTCP port is taken: the pair is not usable
+                continue
+            endpoint.rtcp = rtcp
             self._in_use.add(port)
             return endpoint
         raise OSError("no free RTP port in rtp_port_range")
@@ -137,6 +183,9 @@ class RtpForwarder:
         endpoint.peer = None
         if peer is not None:
             peer.peer = None
+            # our own reports start over: what was relayed while bridged was not counted
+            endpoint.reception = ReceptionStats()
+            peer.reception = ReceptionStats()
         for leg in (endpoint, peer):
             if leg is not None and leg in self._collectors and leg not in self._idle:
                 leg.stream.marker = True  # silence resumes: a new talkspurt for the phone

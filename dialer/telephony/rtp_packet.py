@@ -42,6 +42,9 @@ class RtpStream:
         self.timestamp = secrets.randbits(32)
         self.marker = True
         self.last_sent: float | None = None
+        self.packets = 0  # sent so far, for RTCP sender reports
+        self.octets = 0  # payload octets sent so far
+        self.samples = SAMPLES_PER_PACKET  # duration of the last packet, in samples
 
     def packet(
         self, payload: bytes, now: float | None = None, samples: int = SAMPLES_PER_PACKET
@@ -58,6 +61,9 @@ class RtpStream:
         self.sequence = (self.sequence + 1) & 0xFFFF
         self.timestamp = (self.timestamp + samples) & 0xFFFFFFFF
         self.marker = False
+        self.packets += 1
+        self.octets += len(payload)
+        self.samples = samples
         if now is not None:
             self.last_sent = now
         return data

@@ -21,10 +21,17 @@ from collections import deque
 from collections.abc import Callable
 
 from dialer.domain.calls import CallOutcome
-from dialer.domain.events import CallAnswered, CallFailed, CallHungUp, CallRinging
+from dialer.domain.events import (
+    CallAnswered,
+    CallFailed,
+    CallHungUp,
+    CallInviteSent,
+    CallRinging,
+)
 from dialer.telephony.port import TrunkEvent
 from dialer.telephony.rtp_forwarder import RtpForwarder, RtpPortPool
 from dialer.telephony.rtp_player import RtpPlayer, pcmu_frames
+from dialer.telephony.sip_auth import DigestCredentials
 from dialer.telephony.sip_leg import LegFactory, LegKind, LegState, SipLeg
 from dialer.telephony.sip_log import DEBUG, ERROR, INFO, WARNING, event, log, mask_phone
 from dialer.telephony.sip_message import SipMessage, uri_host_port
@@ -36,6 +43,7 @@ from dialer.telephony.sip_transport import (
     Address,
     SipTransport,
     open_sip_transport,
+    raise_open_file_limit,
     route_source_ip,
 )
 from dialer.telephony.sip_ua import SipUserAgent
@@ -97,35 +105,32 @@ class SipTrunk:
         self._server = await self._resolve(s.server, s.port)
         bind_ip = s.local_ip or "0.0.0.0"
         self._ip = s.local_ip or route_source_ip(self._server[0])
+        low, high = s.rtp_port_range
+        raise_open_file_limit(2 * ((high - low) // 2) + 256)  # an RTP + RTCP pair per leg
         transport, rcvbuf = await open_sip_transport(
             bind_ip, s.local_port, s.recv_buffer_bytes, self._on_message
         )
         self._transport = transport
         self._port = transport.local_port
         self._stats.recv_buffer_bytes = rcvbuf
-        credentials = (s.username, password) if s.username and password is not None else None
-        self._ua = SipUserAgent(transport, self, s.timer_t1, credentials, s.user_agent)
-        self._legs = LegFactory(
-            ip=self._ip,
-            port=self._port,
-            domain=self._domain,
-            from_user=s.caller_id or s.username or "dialer",
-            from_name=s.caller_name,
-            contact_user=s.username or "dialer",
-            user_agent=s.user_agent,
+        digest = (
+            DigestCredentials(s.username, password) if s.username and password is not None else None
         )
+        self._ua = SipUserAgent(transport, self, s.timer_t1, digest, s.user_agent)
+        self._legs = LegFactory.for_trunk(s, ip=self._ip, port=self._port, domain=self._domain)
         self._rtp = RtpPortPool(bind_ip, *s.rtp_port_range, symmetric=s.rtp_symmetric)
         self._tasks.append(loop.create_task(self._pace(), name="sip-pacer"))
         if s.register:
             self._registration = Registration(
                 self._ua.transactions,
                 domain=s.server,
+                uri_host=self._domain,
                 next_hop=self._server,
                 user=s.username or "dialer",
                 contact=self._legs.contact,
                 via_host=self._legs.via_host,
                 expires=s.register_expires,
-                credentials=credentials,
+                digest=digest,
                 user_agent=s.user_agent,
             )
             self._tasks.append(loop.create_task(self._registration.run(), name="sip-register"))
@@ -303,13 +308,15 @@ class SipTrunk:
     # -- LegListener -----------------------------------------------------------------------
     def leg_ringing(self, leg: SipLeg) -> None:
         if leg.kind is LegKind.DEBTOR:
-            event(log, "sip.ringing", DEBUG, call=leg.key)
+            event(log, "sip.ringing", DEBUG, call=leg.key, sip_call_id=leg.call_id)
             self._emit(CallRinging(leg.key))
 
     def leg_answered(self, leg: SipLeg) -> None:
         if leg.kind is LegKind.DEBTOR:
             self._stats.answered += 1
-            event(log, "sip.answered", DEBUG, call=leg.key, dialed=leg.label)
+            event(
+                log, "sip.answered", DEBUG, call=leg.key, sip_call_id=leg.call_id, dialed=leg.label
+            )
             self._emit(CallAnswered(leg.key))
             return
         if leg.rtp is not None:
@@ -322,7 +329,14 @@ class SipTrunk:
         if leg.kind is LegKind.DEBTOR:
             outcome = classify(code, local=local, cancelled=leg.cancel_requested)
             event(
-                log, "sip.failed", DEBUG, call=leg.key, dialed=leg.label, code=code, outcome=outcome
+                log,
+                "sip.failed",
+                DEBUG,
+                call=leg.key,
+                sip_call_id=leg.call_id,
+                dialed=leg.label,
+                code=code,
+                outcome=outcome,
             )
             self._emit(CallFailed(leg.key, outcome, code))
         else:
@@ -332,7 +346,14 @@ class SipTrunk:
     def leg_ended(self, leg: SipLeg, by_remote: bool) -> None:
         self._release(leg)
         if leg.kind is LegKind.DEBTOR:
-            event(log, "sip.hung_up", DEBUG, call=leg.key, by_remote=by_remote)
+            event(
+                log,
+                "sip.hung_up",
+                DEBUG,
+                call=leg.key,
+                sip_call_id=leg.call_id,
+                by_remote=by_remote,
+            )
             self._emit(CallHungUp(leg.key))
         elif by_remote:
             event(log, "sip.collector_leg_lost", WARNING, collector=leg.key)
@@ -364,6 +385,8 @@ class SipTrunk:
             await self._bucket.take()
             if leg.state is LegState.QUEUED and self._ua is not None:
                 self._ua.send_invite(leg)
+                if leg.kind is LegKind.DEBTOR:
+                    self._emit(CallInviteSent(leg.key))  # the ring timeout starts now
 
     async def _new_leg(
         self, key: str, kind: LegKind, uri: str, hop: Address, ring_timeout: float

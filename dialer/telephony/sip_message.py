@@ -63,6 +63,9 @@ _CANONICAL = {
         "Allow",
         "Supported",
         "Reason",
+        "Authentication-Info",
+        "P-Asserted-Identity",
+        "Remote-Party-ID",
     )
 }
 _MULTI_VALUED = frozenset({"Via", "Record-Route", "Route", "Contact"})

@@ -3,13 +3,18 @@
 pyVoIP registers inside `start()`, blocking up to 30 s per attempt when no registrar
 answers, and cannot be told not to register. Here registration is optional, runs as a task,
 and `start()` returns at once; `registered` tells health checks how it is going.
+
+The Request-URI is the registrar's domain with its port when it is not 5060
+(`sip:host:port`, RFC 3261 10.2: no user part): a registrar on another port checks that
+the request is for itself. Refreshes and the un-REGISTER answer the last challenge before
+being asked (see `sip_auth.DigestCredentials`).
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from dialer.telephony.sip_auth import authorization, parse_challenge
+from dialer.telephony.sip_auth import DigestCredentials
 from dialer.telephony.sip_log import INFO, WARNING, event, log
 from dialer.telephony.sip_message import (
     ALLOW,
@@ -25,6 +30,7 @@ from dialer.telephony.sip_transport import Address
 
 RETRY_FIRST = 2.0
 RETRY_MAX = 120.0
+MAX_AUTH_RETRIES = 2  # a stale (or forgotten) nonce, then one fresh challenge
 
 
 class RegistrationError(Exception):
@@ -39,22 +45,25 @@ class Registration:
         transactions: TransactionLayer,
         *,
         domain: str,
+        uri_host: str,
         next_hop: Address,
         user: str,
         contact: str,
         via_host: str,
         expires: int,
-        credentials: tuple[str, str] | None,
+        digest: DigestCredentials | None,
         user_agent: str,
     ) -> None:
+        """`domain`: the AOR's domain (no port); `uri_host`: the registrar as it goes into
+        the Request-URI ("host" or "host:port")."""
         self._transactions = transactions
         self._next_hop = next_hop
-        self._uri = f"sip:{domain}"
+        self._uri = f"sip:{uri_host}"
         self._aor = f"<sip:{user}@{domain}>"
         self._contact = contact
         self._via_host = via_host
         self._expires = expires
-        self._credentials = credentials
+        self._digest = digest
         self._user_agent = user_agent
         self._call_id = new_call_id(via_host.split(":", 1)[0])
         self._tag = new_tag()
@@ -106,13 +115,20 @@ class Registration:
     async def register_once(self, expires: int) -> int:
         """One REGISTER (answering one digest challenge); the granted expiry in seconds."""
         self.attempts += 1
-        response = await self._send(expires, None)
-        if response.code in (401, 407) and self._credentials is not None:
-            challenge = parse_challenge(response)
-            if challenge is not None:
-                user, password = self._credentials
-                auth = authorization(challenge, "REGISTER", self._uri, user, password)
-                response = await self._send(expires, auth)
+        digest, hop = self._digest, self._next_hop
+        auth = digest.proactive(hop, "REGISTER", self._uri) if digest is not None else None
+        response = await self._send(expires, auth)
+        answered = False  # did the last REGISTER answer a challenge to this very attempt?
+        for _ in range(MAX_AUTH_RETRIES):
+            if response.code not in (401, 407) or digest is None:
+                break
+            challenge = digest.challenged(hop, "REGISTER", response)
+            if challenge is None or (answered and not challenge.stale):
+                break  # refused again on a fresh nonce: wrong credentials
+            answered = True
+            response = await self._send(expires, digest.answer(hop, "REGISTER", self._uri))
+        if digest is not None and 200 <= response.code < 300:
+            digest.accepted(hop, "REGISTER", response)
         minimum = response.header("Min-Expires") or ""
         if response.code == 423 and minimum.isdigit() and 0 < expires < int(minimum):
             self._expires = int(minimum)  # 423 Interval Too Brief: ask for what it allows

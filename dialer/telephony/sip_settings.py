@@ -39,8 +39,13 @@ with warnings.catch_warnings():
         password_file: Path | None = Field(default=None, description="file holding the password")
         register: bool = Field(default=False, description="REGISTER in the background")
         register_expires: int = Field(default=300, ge=60, le=86400)
-        caller_id: str | None = Field(default=None, description="From user (shown caller ID)")
+        caller_id: str | None = Field(default=None, description="the caller ID the debtor sees")
         caller_name: str | None = Field(default=None, description="From display name")
+        from_user: Literal["auth", "caller_id"] | None = Field(
+            default=None,
+            description="From user: the auth username (caller ID in P-Asserted-Identity) or "
+            "the caller ID; default auth when a username is set",
+        )
         local_ip: str | None = Field(
             default=None, description="IP to bind and advertise (None: the route to the server)"
         )
@@ -100,6 +105,21 @@ with warnings.catch_warnings():
             if sum(sources) > 1:
                 raise ValueError("give at most one of password, password_env, password_file")
             return self
+
+        @model_validator(mode="after")
+        def _from_user_has_a_value(self) -> SipTrunkSettings:
+            if self.from_user == "auth" and not self.username:
+                raise ValueError("from_user: auth needs a username")
+            if self.from_user == "caller_id" and not self.caller_id:
+                raise ValueError("from_user: caller_id needs a caller_id")
+            return self
+
+        @property
+        def from_user_mode(self) -> Literal["auth", "caller_id"]:
+            """What goes in the From user part (see `from_user`)."""
+            if self.from_user is not None:
+                return self.from_user
+            return "auth" if self.username else "caller_id"
 
         @property
         def timer_b(self) -> float:

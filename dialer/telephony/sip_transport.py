@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 import socket
 from collections.abc import Callable
 from typing import cast
@@ -87,6 +88,23 @@ def raise_receive_buffer(sock: socket.socket, wanted: int) -> int:
             hint="raise net.core.rmem_max",
         )
     return int(got)
+
+
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise the soft RLIMIT_NOFILE towards `wanted` (never past the hard limit).
+
+    Every leg holds two sockets (RTP and RTCP), so 400 calls and 200 collectors need about
+    1,200 descriptors, past the soft limit of 1,024 that systemd and most shells start
+    services with (their hard limit is far higher). Returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    if soft != resource.RLIM_INFINITY and soft < min(wanted, 4096):  # < ~2,000 legs
+        event(log, "sip.nofile_capped", WARNING, wanted=wanted, got=soft, hint="LimitNOFILE=")
+    return int(soft)
 
 
 async def open_sip_transport(

@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from dialer.telephony.sip_auth import authorization, parse_challenge
+from dialer.telephony.sip_auth import DigestCredentials
 from dialer.telephony.sip_leg import LegKind, LegState, SipLeg
 from dialer.telephony.sip_log import INFO, WARNING, event, log
 from dialer.telephony.sip_message import ALLOW, SipMessage, build_response, new_tag
-from dialer.telephony.sip_sdp import remote_media
+from dialer.telephony.sip_sdp import RemoteMedia, answer_direction, remote_media
 from dialer.telephony.sip_transaction import TransactionLayer
 from dialer.telephony.sip_transport import Address, SipTransport
+
+MAX_AUTH_RETRIES = 2  # a stale nonce, then at most one more fresh challenge
 
 
 class LegListener(Protocol):
@@ -37,14 +39,14 @@ class SipUserAgent:
         transport: SipTransport,
         listener: LegListener,
         t1: float,
-        credentials: tuple[str, str] | None = None,
+        digest: DigestCredentials | None = None,
         user_agent: str = "dialer",
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.transport = transport
         self.listener = listener
         self.t1 = t1
-        self.credentials = credentials
+        self.digest = digest
         self.user_agent = user_agent
         self.transactions = TransactionLayer(self.loop, transport.send, t1)
         self.legs: dict[str, SipLeg] = {}  # by SIP Call-ID
@@ -71,6 +73,8 @@ class SipUserAgent:
         leg.timers.append(self.loop.call_later(leg.ring_timeout, self._ring_guard, leg))
 
     def _start_invite(self, leg: SipLeg) -> None:
+        if leg.auth_header is None and self.digest is not None:  # the last nonce, once more
+            leg.auth_header = self.digest.proactive(leg.next_hop, "INVITE", leg.request_uri)
         data = leg.invite()
         self.invites_sent += 1
         leg.invite_txn = self.transactions.start(
@@ -162,15 +166,19 @@ class SipUserAgent:
         self._fail(leg, code, local=False)
 
     def _retry_with_auth(self, leg: SipLeg, response: SipMessage) -> bool:
-        challenge = parse_challenge(response)
-        if challenge is None or self.credentials is None or leg.auth_tried:
+        """Answer a 401/407 (RFC 3261 22.2); False when it must not be answered again."""
+        digest = self.digest
+        if digest is None or leg.auth_retries >= MAX_AUTH_RETRIES:
             return False
+        challenge = digest.challenged(leg.next_hop, "INVITE", response)
+        if challenge is None or (leg.auth_answered and not challenge.stale):
+            return False  # our answer to its own challenge was refused: wrong credentials
         if leg.cancel_requested:
             self._fail(leg, 487, local=True)
             return True
-        username, password = self.credentials
-        leg.auth_tried = True
-        leg.auth_header = authorization(challenge, "INVITE", leg.request_uri, username, password)
+        leg.auth_retries += 1
+        leg.auth_answered = True
+        leg.auth_header = digest.answer(leg.next_hop, "INVITE", leg.request_uri)
         leg.invite_cseq += 1
         leg.state = LegState.CALLING
         self._start_invite(leg)
@@ -182,6 +190,8 @@ class SipUserAgent:
             return
         leg.ack_2xx = leg.ack_for_2xx(response)
         self.transport.send(leg.ack_2xx, leg.next_hop)
+        if self.digest is not None and leg.auth_header is not None:
+            self.digest.accepted(leg.next_hop, "INVITE", response)
         leg.remote_tag = response.to_tag
         leg.remote_to = response.header("To")
         leg.remote_target = response.contact_uri or leg.request_uri
@@ -197,11 +207,26 @@ class SipUserAgent:
             self._terminate(leg)
             self.listener.leg_failed(leg, 488, local=True)
             return
+        self._follow(leg, media)
+        self.listener.leg_answered(leg)
+
+    @staticmethod
+    def _follow(leg: SipLeg, media: RemoteMedia) -> None:
+        """Point the leg's RTP/RTCP where the far end's SDP says, sending only if it wants
+        our media (not while it holds us: sendonly, inactive, c=0.0.0.0, port 0)."""
+        previous = leg.remote_media
         leg.remote_media = media
         rtp = leg.rtp
-        if rtp is not None and not (rtp.symmetric and rtp.received > 0):
-            rtp.remote = media.target  # (a symmetric leg keeps the source it latched onto)
-        self.listener.leg_answered(leg)
+        if rtp is None:
+            return
+        named = media.port > 0 and not media.on_hold_address
+        moved = previous is not None and named and previous.target != media.target
+        rtp.point_at(
+            media.target if named else None,
+            media.rtcp_target if named else None,
+            media.receives,
+            relatch=moved,
+        )
 
     def _reject_stray_2xx(self, leg: SipLeg, response: SipMessage) -> None:
         if response.to_tag is not None and response.to_tag == leg.remote_tag:
@@ -247,6 +272,11 @@ class SipUserAgent:
             handle = self._reinvite_ok.pop(request.call_id, None)
             if handle is not None:
                 handle.cancel()
+            if leg is not None and in_dialog and leg.offer_in_200:
+                leg.offer_in_200 = False  # the ACK carries the answer to our offer
+                media = remote_media(request)
+                if media is not None and media.accepts_pcmu:
+                    self._follow(leg, media)
         elif method == "BYE":
             if leg is not None and in_dialog and leg.state is LegState.CONFIRMED:
                 self._reply(request, source, 200)
@@ -274,15 +304,25 @@ class SipUserAgent:
             self._reply(request, source, 405, extra=[("Allow", ALLOW)])
 
     def _reinvite(self, leg: SipLeg, request: SipMessage, source: Address) -> None:
-        """Session refresh / media change: answer with our SDP, follow a new address."""
+        """Session refresh, hold/resume, media change (RFC 3264 8).
+
+        The answer's direction follows the offer's (6.1: sendonly -> recvonly, recvonly ->
+        sendonly, inactive -> inactive), and media the far end refused is not sent. An
+        offer without PCMU is refused with 488 and the session stays as it was; a re-INVITE
+        without SDP gets our offer in the 200 and its ACK carries the answer."""
         media = remote_media(request)
-        if media is not None and media.accepts_pcmu and leg.rtp is not None:
-            leg.remote_media = media
-            leg.rtp.remote = media.target
+        if request.body_bytes and (media is None or (media.port > 0 and not media.accepts_pcmu)):
+            self._reply(request, source, 488, extra=[("Allow", ALLOW)])
+            return
+        if media is None:
+            leg.offer_in_200 = True
+            body = leg.sdp("sendrecv")
+        else:
+            self._follow(leg, media)
+            # a rejected stream (port 0) stays rejected in the answer (RFC 3264 6)
+            body = leg.sdp(answer_direction(media.direction), port=0 if media.port == 0 else None)
         extra = [("Contact", leg.contact), ("Allow", ALLOW), ("Content-Type", "application/sdp")]
-        data = build_response(
-            request, 200, extra=extra, body=leg.local_sdp, user_agent=self.user_agent
-        )
+        data = build_response(request, 200, extra=extra, body=body, user_agent=self.user_agent)
         self.transport.send(data, source)
         old = self._reinvite_ok.pop(leg.call_id, None)
         if old is not None:

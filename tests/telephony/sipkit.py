@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from dialer.domain.events import CallInviteSent
 from dialer.telephony.port import TrunkEvent
 from dialer.telephony.sip import SipTrunk
 from dialer.telephony.sip_message import SipMessage, build_response
@@ -114,8 +115,19 @@ def trunk_settings(port: int, **overrides: Any) -> SipTrunkSettings:
     return SipTrunkSettings(**base)
 
 
-async def next_event(events: asyncio.Queue[TrunkEvent], timeout: float = 10) -> TrunkEvent:
-    return await asyncio.wait_for(events.get(), timeout)
+async def next_event(
+    events: asyncio.Queue[TrunkEvent], timeout: float = 10, *, invite_sent: bool = False
+) -> TrunkEvent:
+    """The next call-progress event; `CallInviteSent` (one per INVITE that left the pacer)
+    is skipped unless `invite_sent` asks for it."""
+
+    async def get() -> TrunkEvent:
+        while True:
+            got = await events.get()
+            if invite_sent or not isinstance(got, CallInviteSent):
+                return got
+
+    return await asyncio.wait_for(get(), timeout)
 
 
 class FarEnd(asyncio.DatagramProtocol):
