@@ -245,7 +245,10 @@ class Settings(BaseSettings):
     )
     drain_timeout: float = Field(default=30.0, ge=0.0, le=3600.0)
     instance_id: str | None = Field(
-        default=None, description="names this daemon in leases; default: host name + pid"
+        default=None,
+        min_length=1,
+        max_length=64,  # the store's cases.lease_owner column (dialer.daemon.startup checks)
+        description="names this daemon in leases; default: host name + pid",
     )
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
-import socket
 import time
 from collections import deque
 from datetime import UTC, datetime
@@ -30,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from dialer.clock import Clock
 from dialer.compliance import Profile
-from dialer.daemon import build, recovery, startup
+from dialer.daemon import build, health, recovery, startup
 from dialer.daemon.collector_legs import CollectorLegs, LegAwareRunner
 from dialer.daemon.gauges import DaemonGauges
 from dialer.daemon.runner import CampaignRunner, CaseSource
@@ -46,6 +44,7 @@ from dialer.settings import CampaignSettings, Settings
 from dialer.store.db import create_engine, migrate, session_factory
 from dialer.store.org_repo import CampaignRepository, CollectorRepository
 from dialer.telephony.port import Trunk, TrunkEvent
+from dialer.web.facade import CampaignHealth
 
 log = logging.getLogger(__name__)
 LAG_PROBE_INTERVAL = 0.05
@@ -59,12 +58,14 @@ class Daemon:
         speed: float = 1.0,
         clock_start: float | None = None,
         seed: int | None = None,
+        clock_anchor: float | None = None,
     ) -> None:
         self.settings = settings
-        self.clock = Clock(speed, clock_start)
+        # One clock for everything the daemon schedules (dialer.clock).
+        self.clock = Clock(speed, clock_start, clock_anchor)
         self.metrics = Metrics()
         self.rng = np.random.default_rng(seed)
-        self.instance = settings.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.instance = startup.instance_name(settings)
         self.runners: dict[str, CampaignRunner] = {}
         self.profiles: dict[str, Profile] = {}
         self.lag_samples: deque[float] = deque(maxlen=20_000)
@@ -88,6 +89,7 @@ class Daemon:
     async def prepare(self) -> StartupReport:
         """Migrate, register campaigns and collectors, load demo data where empty."""
         self.profiles = startup.check_campaigns(self.settings)
+        startup.check_settings(self.settings, self.instance, self.clock)
         url = self.settings.database.url
         await migrate(url)
         self._db = create_engine(url, pool_size=self.settings.database.pool_size)
@@ -144,7 +146,7 @@ class Daemon:
             orchestration,
             self._sessions,
             owner=self.instance,
-            now=lambda: datetime.fromtimestamp(self.clock.now(), UTC),
+            clock=self.clock,
             metrics=self.metrics,
         )
         simulated = startup.simulated_ids(self.settings)
@@ -359,6 +361,19 @@ class Daemon:
 
     def hopper_reason(self, campaign: str) -> str | None:
         return None if self.orchestrator is None else self.orchestrator.hopper_reason(campaign)
+
+    def health(self) -> dict[str, CampaignHealth]:
+        """Per campaign: dialing, or not dialing and why (dialer.daemon.health)."""
+        orchestration = self.settings.orchestration
+        return health.assess(
+            self.runners,
+            {} if self.orchestrator is None else self.orchestrator.hoppers,
+            orchestration.windows if orchestration.enabled else {},
+            trunk_up=self.trunk_registered,
+            store_problem=self.store_problem,
+            stopping=self.stopping,
+            now=self._utcnow(),
+        )
 
     def summary(self) -> dict[str, dict[str, object]]:
         now = self.clock.now()

@@ -3,22 +3,32 @@ compliance profiles, the store migrated, campaigns and simulated collectors regi
 the demo portfolio loaded into an empty campaign.
 
 A setting that cannot work stops here with a `StartupError` whose message says why in one
-line, before a trunk, an engine or the web server exists.
+line, before a trunk, an engine or the web server exists. That includes every setting the
+store keeps in a column (`check_settings`): a value longer than its column is refused on
+PostgreSQL (SQLite keeps it), and a daemon whose instance name cannot be written as a
+lease owner would never lease a case: no dials, no error. The default instance name (host
+name + pid) is cut to fit.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from dialer.clock import Clock
 from dialer.compliance import Profile, load_profile, require_safe_campaign_config
 from dialer.settings import Settings
 from dialer.store.cases_repo import CaseRepository
 from dialer.store.org_repo import CampaignRepository, CollectorRepository
+from dialer.store.tables import CallAttempt, Campaign, CaseRow, Team, User
 
 
 class StartupError(Exception):
@@ -57,6 +67,82 @@ def check_campaigns(settings: Settings) -> dict[str, Profile]:
             raise StartupError(f"campaign {campaign.name}: {exc}") from None
         profiles[campaign.name] = profile
     return profiles
+
+
+# A call id is "<campaign>.<8 hex digits of the run>.<sequence number>" (dialer.daemon.build):
+# room for a sequence number of 10 digits.
+CALL_ID_OVERHEAD = 1 + 8 + 1 + 10
+MIN_REAL_LEASE_SECONDS = 2.0  # a lease must outlast this much real time (store latency)
+
+
+def _limit(column: Any) -> int:
+    length = column.type.length
+    assert isinstance(length, int)
+    return length
+
+
+def default_instance_name(host: str | None = None, pid: int | None = None) -> str:
+    """Host name + pid, the host name cut so the whole fits the lease-owner column."""
+    suffix = f"-{os.getpid() if pid is None else pid}"
+    host = socket.gethostname() if host is None else host
+    return host[: _limit(CaseRow.lease_owner) - len(suffix)] + suffix
+
+
+def instance_name(settings: Settings) -> str:
+    """What this daemon writes as the owner of its leases."""
+    return settings.instance_id or default_instance_name()
+
+
+def _column_values(settings: Settings, instance: str) -> Iterator[tuple[str, str, Any]]:
+    """(setting key, value, column) for every setting the store keeps in a column of
+    limited length."""
+    yield "instance_id", instance, CaseRow.lease_owner
+    yield "collectors.team", settings.collectors.team, Team.name
+    for i, c in enumerate(settings.campaigns):
+        key = f"campaigns.{i}"
+        yield f"{key}.name", c.name, Campaign.name
+        yield f"{key}.compliance_profile", c.compliance_profile, Campaign.compliance_profile
+        yield f"{key}.pacing.mode", c.pacing.mode, Campaign.pacing_mode
+        if c.caller_id is not None:
+            yield f"{key}.caller_id", c.caller_id, Campaign.caller_id
+        for j, manager in enumerate(c.managers):
+            yield f"{key}.managers.{j}", manager, User.username
+    escalation = settings.orchestration.reassign.escalation_team
+    if escalation is not None:
+        yield "orchestration.reassign.escalation_team", escalation, Team.name
+
+
+def _too_long(key: str, value: str, most: int, why: str) -> StartupError:
+    shown = f"{value[:24]!r}{'...' if len(value) > 24 else ''}"
+    return StartupError(f"{key}: {shown} is {len(value)} characters, at most {most}: {why}")
+
+
+def check_settings(settings: Settings, instance: str, clock: Clock) -> None:
+    """Refuse what would fail later, silently: a value longer than the store's column for
+    it, a calling window for no campaign, a lease too short in real time at this speed."""
+    for key, value, column in _column_values(settings, instance):
+        most = _limit(column)
+        if len(value) > most:
+            where = f"{column.table.name}.{column.name}"
+            raise _too_long(key, value, most, f"the store keeps it in {where}")
+    call_ids = _limit(CallAttempt.call_id)
+    for i, c in enumerate(settings.campaigns):
+        if len(c.name) > call_ids - CALL_ID_OVERHEAD:
+            why = f"it starts every call id, and call_attempts.call_id holds {call_ids}"
+            raise _too_long(f"campaigns.{i}.name", c.name, call_ids - CALL_ID_OVERHEAD, why)
+    names = {c.name for c in settings.campaigns}
+    for name in settings.orchestration.windows:
+        if name not in names:
+            raise StartupError(f"orchestration.windows.{name}: no campaign named {name!r}")
+    lease = settings.orchestration.lease_seconds
+    real = clock.real_seconds(lease)
+    if real < MIN_REAL_LEASE_SECONDS:
+        least = MIN_REAL_LEASE_SECONDS * clock.speed
+        raise StartupError(
+            f"orchestration.lease_seconds: {lease:g} s of the daemon's clock last {real:.2g} s "
+            f"of real time at speed {clock.speed:g}; a lease needs at least "
+            f"{MIN_REAL_LEASE_SECONDS:g} s (set it to {least:g} or more, or run slower)"
+        )
 
 
 def simulated_ids(settings: Settings) -> list[str]:

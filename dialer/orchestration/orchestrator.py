@@ -5,9 +5,13 @@ The daemon builds one `Orchestrator`, asks it for each campaign's `Hopper` (the 
 case source), `attach`es the runners once they exist (it watches their steps: a collector
 logging off triggers reassignment; every ended attempt marks its case for a priority
 recompute), `start`s it in the running loop and `stop`s it after the runners drained (the
-scheduler stops, every lease still held is released). It implements `jobs.JobActions`.
+jobs stop, every lease still held is released). It implements `jobs.JobActions`.
 Store-wide jobs (priorities, broken promises, rebalancing, ledger expiry, retention) run
 on one daemon at a time when several share a PostgreSQL (an advisory lock).
+
+One clock (dialer.clock): leases are stamped from the daemon's clock and last
+`lease_seconds` of it, the heartbeat extends them every third of that on the same clock,
+and the reassigner's rules compare its times: `--speed 30` is production, 30 times faster.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from dialer.clock import Clock
 from dialer.compliance import Profile
 from dialer.domain.agents import CollectorState
 from dialer.domain.commands import AttemptFinished, Command
@@ -47,6 +52,17 @@ RETENTION_BATCH = 10_000
 MAX_BATCHES = 50  # per job run: the next run goes on where this one stopped
 
 
+class _Reading(Clock):
+    """A clock that reads a function (`Orchestrator(now=...)` in tests)."""
+
+    def __init__(self, read: Callable[[], datetime]) -> None:
+        super().__init__()
+        self._read = read
+
+    def now(self) -> float:
+        return self._read().timestamp()
+
+
 def recycle_delays(settings: OrchestrationSettings) -> dict[ContactOutcome, timedelta]:
     """When a case may be tried again after each outcome (the store writer's delays)."""
     minutes = settings.recycle_minutes.model_dump()
@@ -65,13 +81,19 @@ class Orchestrator:
         sessions: async_sessionmaker[AsyncSession],
         *,
         owner: str,
-        now: Callable[[], datetime],
+        clock: Clock | None = None,
+        now: Callable[[], datetime] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
+        """`clock` is the daemon's (default: the wall clock); `now` alone (tests) makes a
+        clock that reads it."""
         self.settings = settings
         self.sessions = sessions
         self.owner = owner
-        self.now = now
+        if clock is None:
+            clock = Clock() if now is None else _Reading(now)
+        self.clock = clock
+        self.now: Callable[[], datetime] = clock.utcnow
         self.metrics = metrics
         self.hoppers: dict[str, Hopper] = {}
         self.campaign_ids: dict[str, int] = {}
@@ -118,13 +140,13 @@ class Orchestrator:
 
     async def start(self) -> None:
         if self.settings.enabled:
-            self.jobs = Jobs(self.settings, self, list(self.runners), now=self.now)
+            self.jobs = Jobs(self.settings, self, list(self.runners), clock=self.clock)
             await self.jobs.start()
 
     async def stop(self) -> None:
         """After the runners drained and the store writer flushed."""
         if self.jobs is not None:
-            self.jobs.shutdown()
+            await self.jobs.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

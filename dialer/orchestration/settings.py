@@ -6,6 +6,7 @@ windows and retention. Every value has a working default, so the section may be 
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -137,6 +138,30 @@ class CallingWindow(_Strict):
     @classmethod
     def _tz(cls, value: str) -> str:
         return _zone(value)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _quoted(cls, value: object) -> object:
+        # YAML 1.1 reads an unquoted 9:00 as the base-60 number 540 (and pydantic would
+        # make that 00:09 UTC, an aware time no local time compares with).
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1440:
+            hours, minutes = divmod(value, 60)
+            raise ValueError(
+                f"{value} is a number, not a time: quote it, e.g. '{hours:02d}:{minutes:02d}' "
+                f"(unquoted, YAML reads {hours}:{minutes:02d} as the base-60 number {value})"
+            )
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"{value!r} is a number, not a time: write it quoted, e.g. '09:00'")
+        if isinstance(value, str) and re.fullmatch(r"\d:\d\d(:\d\d)?", value.strip()):
+            return "0" + value.strip()  # '9:00' means 09:00
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _local(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("a time without an offset: the window's zone is its 'timezone'")
+        return value
 
     @model_validator(mode="after")
     def _order(self) -> CallingWindow:

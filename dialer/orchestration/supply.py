@@ -129,6 +129,7 @@ class Hopper:
         self.lease = timedelta(seconds=lease_seconds)
         self.rounds = rounds
         self.reason: str | None = None
+        self.error: str | None = None  # why the last refill failed (reason refill_failed)
         self.last: RefillResult | None = None
         self.history_since = max(history_span(profile), timedelta(days=1))
         self._names = NameCache()
@@ -164,9 +165,11 @@ class Hopper:
                         break
                     replenished = True
             census = None if targets else await self._census(now)
-        except Exception:
+        except Exception as exc:
             self.reason = "refill_failed"
+            self.error = f"{type(exc).__name__}: {exc}"
             raise
+        self.error = None
         self.reason = None if targets else self._why_empty(blocked, census)
         self.last = RefillResult(
             now,

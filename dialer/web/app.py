@@ -183,14 +183,29 @@ def create_app(dialer: DialerFacade) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
+        """200 while every campaign dials or is not dialing on purpose (paused, outside
+        its window, nothing to call...); 503 when one should dial and cannot, or the trunk
+        or the store is down. `dialing` says per campaign which, and why."""
         trunk_ok = dialer.trunk_registered
         store_problem = dialer.store_problem
-        ok = trunk_ok and store_problem is None
+        campaigns = dialer.health()
+        ok = trunk_ok and store_problem is None and not any(h.fault for h in campaigns.values())
         body: dict[str, Any] = {
             "status": "ok" if ok else "degraded",
             "trunk": trunk_ok,
             "store": store_problem is None,
             "campaigns": sorted(dialer.runners),
+            "dialing": {
+                name: {
+                    "state": "dialing" if h.dialing else "not dialing",
+                    "fault": h.fault,
+                    "reasons": [
+                        {"reason": r.reason, "detail": r.detail, "fault": r.fault}
+                        for r in h.reasons
+                    ],
+                }
+                for name, h in sorted(campaigns.items())
+            },
         }
         if store_problem is not None:
             body["store_problem"] = f"not dialing: {store_problem}"

@@ -8,6 +8,7 @@ app on any object that has these members.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,6 +18,30 @@ from dialer.compliance import Profile
 from dialer.engine import RunningCampaign
 from dialer.metrics import Metrics
 from dialer.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class NotDialing:
+    """One reason a campaign launches no new calls."""
+
+    reason: str  # a stable code: paused, outside_window, draining, trunk_down, an engine hold...
+    detail: str  # plain words for an operator
+    fault: bool  # the campaign should dial and cannot (/healthz answers 503)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignHealth:
+    """Dialing (no reasons), or not dialing and why."""
+
+    reasons: tuple[NotDialing, ...] = ()
+
+    @property
+    def dialing(self) -> bool:
+        return not self.reasons
+
+    @property
+    def fault(self) -> bool:
+        return any(r.fault for r in self.reasons)
 
 
 class CampaignHandle(RunningCampaign, Protocol):
@@ -74,3 +99,7 @@ class DialerFacade(Protocol):
 
     def hopper_reason(self, campaign: str) -> str | None:
         """Why the campaign's last hopper refill found nothing (None: it found cases)."""
+
+    def health(self) -> Mapping[str, CampaignHealth]:
+        """Per campaign: dialing, or not dialing and why."""
+        ...

@@ -35,7 +35,7 @@ collectors: {{count: 6, pause_probability: 0.0}}
 demo_cases: 300
 drain_timeout: 20
 logging: {{level: WARNING}}
-orchestration: {{lease_seconds: 120}}
+orchestration: {{lease_seconds: 120, jobs: {{priorities_cron: "5 3 * * *"}}}}
 campaigns:
   - name: c1
     compliance_profile: us_tsr_regf
@@ -62,6 +62,8 @@ campaigns:
             )
         )
     # No wall-clock duration: on a loaded machine it could end the run before the move.
+    # (The full priority recompute is moved to 03:05: the jobs run on the daemon's clock,
+    # and at 16:05 it would lift the ten cases' priority -1, so they would be dialed.)
     task = asyncio.create_task(daemon.run())
     await asyncio.wait_for(daemon.wait_ready(), WAIT)
     runner = daemon.runners["c1"]
@@ -81,6 +83,12 @@ campaigns:
         return bool(held) and held >= engine.hopper_size
 
     await until(leased_match, "the hopper's cases are leased to this daemon")
+
+    # A collector logs off from wrap-up (not mid-call: the engine refuses that).
+    async def wrapping_up() -> bool:
+        return engine.collectors["sim-001"].state is CollectorState.WRAP_UP
+
+    await until(wrapping_up, "sim-001 in wrap-up")
     runner.push(CollectorLoggedOut("sim-001"))
 
     async def moved() -> bool:
@@ -103,5 +111,5 @@ campaigns:
     assert {to for to, _ in moves} <= {people[f"sim-00{i}"] for i in range(2, 7)}
     assert all(reason.startswith("logoff: sim-001 logged off") for _, reason in moves)
     assert held == 0, "a clean stop releases every lease"
-    assert not daemon.orchestrator.jobs.scheduler.running
+    assert not daemon.orchestrator.jobs.running
     assert daemon.orchestrator.hoppers["c1"].last is not None

@@ -1,5 +1,5 @@
-"""Scheduled jobs fire at the right times (a controlled clock: time-machine moves the wall
-clock, the scheduler is woken, nothing sleeps), and their actions do their work."""
+"""Scheduled jobs fire at the right times (a controlled clock: the test moves a
+ManualClock and wakes the jobs, nothing sleeps), and their actions do their work."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-import time_machine
 from orchkit import NOON, make_store
 from sqlalchemy import func, insert, select, update
 
+from dialer.clock import ManualClock
 from dialer.orchestration.jobs import Jobs, window_open
 from dialer.orchestration.orchestrator import Orchestrator
 from dialer.orchestration.settings import CallingWindow, OrchestrationSettings
@@ -69,32 +69,29 @@ class Recorder:
 
 
 @pytest.fixture
-def clock() -> Iterator[time_machine.Coordinates]:
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
+def clock() -> Iterator[ManualClock]:
+    yield ManualClock(START)
 
 
 async def settle() -> None:
-    """Let the woken scheduler submit its due jobs and the job tasks run (no time passes:
-    each iteration only yields to the event loop)."""
+    """Let the woken jobs run (no time passes: each iteration only yields to the event
+    loop)."""
     for _ in range(20):
         await asyncio.sleep(0)
 
 
-async def step(
-    jobs: Jobs, clock: time_machine.Coordinates, at: datetime, rec: Recorder
-) -> set[str]:
-    """Move the wall clock to `at`, wake the scheduler, return the names of what ran."""
+async def step(jobs: Jobs, clock: ManualClock, at: datetime, rec: Recorder) -> set[str]:
+    """Move the clock to `at`, wake the jobs, return the names of what ran."""
     before = len(rec.calls)
     clock.move_to(at)
-    jobs.scheduler.wakeup()
+    jobs.wakeup()
     await settle()
     ran = rec.calls[before:]
     assert all(now == at for _, now in ran), "each job saw the clock's time"
     return {name for name, _ in ran}
 
 
-async def test_jobs_fire_at_their_times(clock: time_machine.Coordinates) -> None:
+async def test_jobs_fire_at_their_times(clock: ManualClock) -> None:
     settings = OrchestrationSettings(
         lease_seconds=300,
         windows={"c1": WINDOW},
@@ -107,7 +104,7 @@ async def test_jobs_fire_at_their_times(clock: time_machine.Coordinates) -> None
         },
     )
     rec = Recorder()
-    jobs = Jobs(settings, rec, ["c1", "c2"], now=lambda: datetime.now(UTC))
+    jobs = Jobs(settings, rec, ["c1", "c2"], clock=clock)
     await jobs.start()
     try:
         assert rec.calls == [("close:c1", START)], "05:00 in New York: closed at start"
@@ -151,17 +148,15 @@ async def test_jobs_fire_at_their_times(clock: time_machine.Coordinates) -> None
         assert not any(name.endswith(":c2") for name, _ in rec.calls), "c2 has no window"
         assert jobs.failures == {}
     finally:
-        jobs.shutdown()
-        await settle()
+        await jobs.stop()
 
 
-async def test_window_state_at_start_follows_the_clock(clock: time_machine.Coordinates) -> None:
+async def test_window_state_at_start_follows_the_clock(clock: ManualClock) -> None:
     clock.move_to(datetime(2026, 3, 3, 15, 0, tzinfo=UTC))  # 10:00 in New York
     rec = Recorder()
-    jobs = Jobs(OrchestrationSettings(windows={"c1": WINDOW}), rec, ["c1"])
+    jobs = Jobs(OrchestrationSettings(windows={"c1": WINDOW}), rec, ["c1"], clock=clock)
     await jobs.start()
-    jobs.shutdown()
-    await settle()
+    await jobs.stop()
     assert [name for name, _ in rec.calls] == ["open:c1"]
 
 
@@ -173,22 +168,19 @@ def test_window_open() -> None:
     assert window_open(WINDOW, datetime(2026, 3, 9, 13, 0, tzinfo=UTC))  # EDT: 09:00 NY
 
 
-async def test_a_failing_job_is_counted_and_the_others_go_on(
-    clock: time_machine.Coordinates,
-) -> None:
+async def test_a_failing_job_is_counted_and_the_others_go_on(clock: ManualClock) -> None:
     class Broken(Recorder):
         async def recycle(self, now: datetime) -> None:
             raise RuntimeError("database down")
 
     rec = Broken()
-    jobs = Jobs(OrchestrationSettings(jobs={"recycle_seconds": 60}), rec, [])
+    jobs = Jobs(OrchestrationSettings(jobs={"recycle_seconds": 60}), rec, [], clock=clock)
     await jobs.start()
     try:
         ran = await step(jobs, clock, START + timedelta(seconds=60), rec)
         assert "callbacks" in ran and jobs.failures["recycle"] == 1
     finally:
-        jobs.shutdown()
-        await settle()
+        await jobs.stop()
 
 
 async def test_job_actions_on_the_store(db_url: str) -> None:
