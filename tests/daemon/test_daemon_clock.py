@@ -119,7 +119,9 @@ campaigns:
             beats = jobs.runs["lease_heartbeat"]
             last = jobs.last_run["lease_heartbeat"]
             now = daemon.clock.utcnow()
-            assert timedelta(0) <= now - last < timedelta(seconds=20), "stamped on its clock"
+            # On the daemon's clock (the wall clock is months away from DAYTIME); within one
+            # lease, as scheduling jitter on a loaded machine is ~30 daemon seconds per real one.
+            assert timedelta(0) <= now - last < timedelta(seconds=60), "stamped on its clock"
             held = {int(ref) for ref in engine.queued_refs}
             async with daemon.sessions() as s:
                 rows = (
