@@ -4,6 +4,13 @@ Imports only `dialer.domain` (DESIGN §2). The CLI sub-app lives in `dialer.cli.
 and is not imported here, so the core does not pull in typer.
 """
 
+from dialer.compliance.callbacks import (
+    NO_DIALABLE_NUMBER,
+    callback_decision,
+    debtor_zones,
+    dialable,
+    number_to_dial,
+)
 from dialer.compliance.evaluate import (
     Decision,
     evaluate,
@@ -11,6 +18,7 @@ from dialer.compliance.evaluate import (
     evaluate_target,
     format_instant,
 )
+from dialer.compliance.explain import explain
 from dialer.compliance.profiles import (
     DEFAULT_PROFILE_DIR,
     Abandonment,
@@ -38,6 +46,7 @@ from dialer.compliance.timezones import InvalidTimeZoneError, resolve_zones
 
 __all__ = [
     "DEFAULT_PROFILE_DIR",
+    "NO_DIALABLE_NUMBER",
     "PERMANENT_REASONS",
     "RULES",
     "Abandonment",
@@ -51,13 +60,18 @@ __all__ = [
     "UnknownProfileError",
     "UnsafeConfigError",
     "available_profiles",
+    "callback_decision",
     "check_campaign_config",
+    "debtor_zones",
+    "dialable",
     "evaluate",
     "evaluate_case",
     "evaluate_target",
+    "explain",
     "format_instant",
     "load_profile",
     "load_profile_file",
+    "number_to_dial",
     "parse_profile",
     "require_safe_campaign_config",
     "resolve_zones",

@@ -31,9 +31,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dialer.compliance import Profile, Reason, evaluate_target
+from dialer.compliance import Profile, Reason, dialable, evaluate_target
 from dialer.compliance.evaluate import history_span
-from dialer.domain.model import Case, ContactRecord, DialTarget, NumberType, PhoneNumber
+from dialer.domain.model import Case, ContactRecord, DialTarget, PhoneNumber
 from dialer.logs import event
 from dialer.store import lease_pg
 from dialer.store.case_reads import history_of, numbers_of
@@ -101,10 +101,6 @@ async def _commit(session: AsyncSession, pg: lease_pg.Lease | None) -> None:
             await session.commit()
     finally:
         await session.close()
-
-
-def dialable(number: PhoneNumber) -> bool:
-    return number.consent and not number.dnc and number.type is not NumberType.THIRD_PARTY_REFUSED
 
 
 class Hopper:

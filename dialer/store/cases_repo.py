@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.compliance import dialable
 from dialer.domain.model import (
     Bucket,
     Case,
@@ -42,10 +43,6 @@ _IMPORTED_COLUMNS = (
     *("display_name_masked", "timezone", "balance", "currency", "days_past_due"),
     *("bucket", "skills", "updated_at"),
 )
-
-
-def _dialable(number: PhoneNumber) -> bool:
-    return number.consent and not number.dnc and number.type is not NumberType.THIRD_PARTY_REFUSED
 
 
 class CaseRepository:
@@ -210,7 +207,7 @@ class CaseRepository:
         targets = []
         for case_row, owner, team in rows:
             case = _domain_case(case_row, owner, team, numbers.get(case_row.id, ()))
-            number = next(n.e164 for n in case.numbers if _dialable(n))
+            number = next(n.e164 for n in case.numbers if dialable(n))
             targets.append(DialTarget(case, number, history.get(case_row.id, ())))
         return targets
 
