@@ -2,9 +2,10 @@
 good (a copied cookie is worth nothing afterwards).
 
 The session id itself lives only in the user's (signed) cookie; the table keeps its SHA-256,
-so a copy of the database opens no session. Like the other repositories, this one wraps a
-session the caller owns and returns values, never ORM rows. Times are passed in by the
-caller (aware UTC).
+so a copy of the database opens no session. A session is shown (to its user, to managers)
+by its `ref`, the first 16 hex digits of that hash: enough to name it, nothing to open it.
+Like the other repositories, this one wraps a session the caller owns and returns values,
+never ORM rows. Times are passed in by the caller (aware UTC).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.store.tables import WebSession
+
+REF_LENGTH = 16
 
 
 def session_key(session_id: str) -> str:
@@ -24,8 +27,14 @@ def session_key(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
+def session_ref(session_id: str) -> str:
+    """How a session is named in lists (never the id the cookie carries)."""
+    return session_key(session_id)[:REF_LENGTH]
+
+
 @dataclass(frozen=True, slots=True)
 class SessionInfo:
+    ref: str
     username: str
     created_at: datetime
     expires_at: datetime
@@ -101,6 +110,42 @@ class SessionRepository:
         )
         return int(getattr(result, "rowcount", 0))
 
+    async def revoke_ref(self, username: str, ref: str, now: datetime) -> bool:
+        """End the live session of `username` named `ref`; False when there is none."""
+        if len(ref) != REF_LENGTH:
+            return False
+        result = await self.session.execute(
+            update(WebSession)
+            .where(
+                WebSession.username == username,
+                WebSession.id_hash.startswith(ref, autoescape=True),
+                WebSession.revoked_at.is_(None),
+                WebSession.expires_at > now,
+            )
+            .values(revoked_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def live_for_user(self, username: str, now: datetime) -> list[SessionInfo]:
+        """The user's sessions neither expired nor revoked, oldest first."""
+        return [s for s in await self.for_user(username) if s.active(now)]
+
+    async def live_counts(self, now: datetime) -> dict[str, int]:
+        """username -> number of live sessions (users without any are absent)."""
+        rows = await self.session.execute(
+            select(WebSession.username, func.count())
+            .where(WebSession.revoked_at.is_(None), WebSession.expires_at > now)
+            .group_by(WebSession.username)
+        )
+        return {username: int(count) for username, count in rows.tuples()}
+
+    async def delete_for_user(self, username: str) -> int:
+        """Forget every session of `username` (the account is deleted)."""
+        result = await self.session.execute(
+            delete(WebSession).where(WebSession.username == username)
+        )
+        return int(getattr(result, "rowcount", 0))
+
     async def for_user(self, username: str) -> list[SessionInfo]:
         rows = await self.session.scalars(
             select(WebSession)
@@ -116,6 +161,7 @@ class SessionRepository:
 
 def _info(row: WebSession) -> SessionInfo:
     return SessionInfo(
+        ref=row.id_hash[:REF_LENGTH],
         username=row.username,
         created_at=row.created_at,
         expires_at=row.expires_at,

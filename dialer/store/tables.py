@@ -346,6 +346,10 @@ class AbandonLedger(Base):
 
 
 class User(Base):
+    """A web account. Nothing references it by key: the audit log (`actor`), assignments
+    (`moved_by`) and sessions name it by `username`; a collector account's history is its
+    collector's (attempts, dispositions), which outlives the account."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -356,6 +360,9 @@ class User(Base):
         ForeignKey("collectors.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # 0006: a disabled account cannot log in and its sessions are refused (null: enabled).
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class WebSession(Base):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.store.cases_repo import CaseRepository
@@ -39,6 +39,12 @@ class UserInfo:
     collector: str | None  # collectors.username: the collector's id in the engine
     team: str | None
     skills: frozenset[str]
+    disabled_at: datetime | None = None  # None: the account may log in
+    last_login_at: datetime | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_at is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +128,22 @@ class UserRepository:
         user.password_hash = password_hash
         await self.session.flush()
         return True
+
+    async def set_disabled(self, username: str, at: datetime | None) -> bool:
+        """Disable the account as of `at` (None: enable it); False when there is none."""
+        result = await self.session.execute(
+            update(User).where(User.username == username).values(disabled_at=at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def record_login(self, username: str, at: datetime) -> None:
+        await self.session.execute(
+            update(User).where(User.username == username).values(last_login_at=at)
+        )
+
+    async def delete(self, username: str) -> bool:
+        result = await self.session.execute(delete(User).where(User.username == username))
+        return bool(getattr(result, "rowcount", 0))
 
 
 class WebRepository:
@@ -235,4 +257,6 @@ def _user_info(
         collector=collector,
         team=team,
         skills=frozenset(skills or ()),
+        disabled_at=user.disabled_at,
+        last_login_at=user.last_login_at,
     )

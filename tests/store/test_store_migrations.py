@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,18 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, select, text
+from argon2 import PasswordHasher
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialer.store.db import (
@@ -21,7 +33,9 @@ from dialer.store.db import (
     run_migrations,
     session_factory,
 )
-from dialer.store.tables import AuditLog, Base
+from dialer.store.tables import AuditLog, Base, UTCDateTime
+from dialer.store.web_repo import UserRepository
+from dialer.web.auth import Passwords
 
 
 def _diff(connection: Connection, metadata: MetaData) -> list[Any]:
@@ -103,3 +117,46 @@ async def test_naive_datetimes_are_refused(migrated_engine: AsyncEngine) -> None
 async def test_async_migrate_is_idempotent(db_url: str) -> None:
     await migrate(db_url)
     await migrate(db_url)
+
+
+async def test_0006_accounts_keep_their_rows_and_disabled_ones_stay_out(db_url: str) -> None:
+    """Accounts made before 0006 come out enabled with no last login; a downgrade, whose
+    schema cannot say "disabled", leaves a disabled account with a hash nothing matches."""
+    passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    hashes = {name: passwords.hash("pw-" + name) for name in ("ann", "cy")}
+    await migrate(db_url, "0005")
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as connection:
+            for name, password_hash in hashes.items():
+                await connection.execute(
+                    text(
+                        "INSERT INTO users (username, password_hash, role, created_at)"
+                        " VALUES (:name, :hash, 'manager', :at)"
+                    ).bindparams(bindparam("at", type_=UTCDateTime())),
+                    {"name": name, "hash": password_hash, "at": datetime.now(UTC)},
+                )
+        await migrate(db_url)
+        factory = session_factory(engine)
+        async with factory() as session, session.begin():
+            users = UserRepository(session)
+            ann = await users.get("ann")
+            assert ann is not None and ann.enabled and ann.last_login_at is None
+            assert await users.set_disabled("ann", datetime.now(UTC))
+        await engine.dispose()
+        await asyncio.to_thread(downgrade, db_url, "0005")
+        async with engine.connect() as connection:
+            rows = dict(
+                (await connection.execute(text("SELECT username, password_hash FROM users")))
+                .tuples()
+                .all()
+            )
+        assert not passwords.verify(rows["ann"], "pw-ann")
+        assert rows["cy"] == hashes["cy"] and passwords.verify(rows["cy"], "pw-cy")
+        await engine.dispose()
+        await migrate(db_url)
+        async with factory() as session:
+            cy = await UserRepository(session).get("cy")
+        assert cy is not None and cy.enabled
+    finally:
+        await engine.dispose()
