@@ -81,7 +81,8 @@ def relevant_history(
     enough for every later candidate instant of the next_allowed_at search.
     """
     oldest = now - history_span(profile)
-    return [r for r in history if oldest < r.at <= now]
+    # A trunk failure never left the carrier: no rule counts it (dialer.domain.model).
+    return [r for r in history if oldest < r.at <= now and r.outcome.reached_network]
 
 
 def _blocked(

@@ -34,7 +34,7 @@ DEFAULT_PROFILE_DIR = Path(__file__).resolve().parents[2] / "config" / "complian
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
-ALL_OUTCOMES: tuple[ContactOutcome, ...] = tuple(ContactOutcome)
+ALL_OUTCOMES: tuple[ContactOutcome, ...] = tuple(o for o in ContactOutcome if o.reached_network)
 DEFAULT_UNANSWERED: tuple[ContactOutcome, ...] = (
     ContactOutcome.NO_ANSWER,
     ContactOutcome.BUSY,
@@ -100,6 +100,15 @@ class CallingHours(_Model):
         return self
 
 
+def _placed_only(outcomes: tuple[ContactOutcome, ...]) -> tuple[ContactOutcome, ...]:
+    """A trunk failure never reached the debtor: no cap may count it (Reg F counts calls
+    placed), so a profile that lists it is refused rather than silently ignored."""
+    unplaced = [o.value for o in outcomes if not o.reached_network]
+    if unplaced:
+        raise ValueError(f"{', '.join(unplaced)} never reached the debtor and counts toward no cap")
+    return outcomes
+
+
 class PerDebtCap(_Model):
     """At most `max_attempts` attempts per debt within any `window_days` local calendar days."""
 
@@ -107,12 +116,16 @@ class PerDebtCap(_Model):
     window_days: int = Field(ge=1)
     outcomes: tuple[ContactOutcome, ...] = ALL_OUTCOMES
 
+    _outcomes = field_validator("outcomes")(_placed_only)
+
 
 class DailyNumberCap(_Model):
     """At most `max` attempts with these outcomes per number per local calendar day."""
 
     max: int = Field(ge=1)
     outcomes: tuple[ContactOutcome, ...] = DEFAULT_UNANSWERED
+
+    _outcomes = field_validator("outcomes")(_placed_only)
 
 
 class Attempts(_Model):

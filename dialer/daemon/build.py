@@ -33,13 +33,16 @@ def build_trunk(
     rng: np.random.Generator,
     clock: Clock,
     on_collector_leg_lost: Callable[[str], None],
+    on_health: Callable[[bool, str | None], None] | None = None,
 ) -> Trunk:
     trunk = settings.trunk
     if trunk.kind == "sip":
         from dialer.telephony.sip import SipTrunk
 
         assert trunk.sip is not None  # the settings refuse kind sip without it
-        return SipTrunk(trunk.sip, on_collector_leg_lost=on_collector_leg_lost)
+        return SipTrunk(
+            trunk.sip, on_collector_leg_lost=on_collector_leg_lost, on_health=on_health
+        )
     sim = trunk.simulated
     carrier = CarrierModel(
         rng,

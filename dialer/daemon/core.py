@@ -150,7 +150,10 @@ class Daemon:
             metrics=self.metrics,
         )
         simulated = startup.simulated_ids(self.settings)
-        self.trunk = build.build_trunk(self.settings, self.rng, self.clock, self._leg_lost)
+        self.trunk = build.build_trunk(
+            self.settings, self.rng, self.clock, self._leg_lost, self._trunk_state
+        )
+        self.metrics.trunk_up.labels(self.settings.trunk.kind).set(1)
         self.legs = CollectorLegs(self.trunk, nailed_up=self.settings.trunk.kind == "sip")
         self.agents = build.build_agents(self.settings, simulated, self.rng, self.clock)
         trunk_events: asyncio.Queue[TrunkEvent] = asyncio.Queue()
@@ -243,6 +246,16 @@ class Daemon:
                 runner.engine.hold("store_unavailable", f"the store cannot take writes ({reason})")
         if self.writer is not None:
             self.metrics.store_pending.set(self.writer.pending)
+
+    def _trunk_state(self, up: bool, why: str | None) -> None:
+        """The trunk's breaker opened or closed: while it is open no campaign launches (the
+        calls would only fail at the carrier, and look like debtors not answering)."""
+        self.metrics.trunk_up.labels(self.settings.trunk.kind).set(1 if up else 0)
+        for runner in self.runners.values():
+            if up:
+                runner.engine.release("trunk_down")
+            else:
+                runner.engine.hold("trunk_down", f"the trunk is down: {why}")
 
     def _sweep_interval(self) -> float:
         return self.clock.real_seconds(self.settings.database.orphan_sweep_seconds)
@@ -350,6 +363,12 @@ class Daemon:
         return self.trunk is not None and self.trunk.registered
 
     @property
+    def trunk_problem(self) -> str | None:
+        if self.trunk is None:
+            return "the trunk is not started"
+        return self.trunk.down_reason
+
+    @property
     def store_problem(self) -> str | None:
         if self.writer is None or self.writer.up:
             return None
@@ -369,7 +388,7 @@ class Daemon:
             self.runners,
             {} if self.orchestrator is None else self.orchestrator.hoppers,
             orchestration.windows if orchestration.enabled else {},
-            trunk_up=self.trunk_registered,
+            trunk_problem=self.trunk_problem,
             store_problem=self.store_problem,
             stopping=self.stopping,
             now=self._utcnow(),

@@ -48,7 +48,7 @@ def assess(
     hoppers: Mapping[str, HopperState],
     windows: Mapping[str, CallingWindow],
     *,
-    trunk_up: bool,
+    trunk_problem: str | None,
     store_problem: str | None,
     stopping: bool,
     now: datetime,
@@ -59,7 +59,7 @@ def assess(
         window = windows.get(name)
         hopper = hoppers.get(name)
         reasons = list(_meant(runner, window, stopping, now))
-        reasons += _faults(runner, trunk_up, store_problem)
+        reasons += _faults(runner, trunk_problem, store_problem)
         if hopper is not None and not runner.engine.hopper_size and hopper.reason is not None:
             if hopper.reason == "refill_failed":
                 error = mask_text(hopper.error or "unknown error")[:MAX_ERROR]
@@ -93,11 +93,13 @@ def _meant(
     return reasons
 
 
-def _faults(runner: RunningCampaign, trunk_up: bool, store_problem: str | None) -> list[NotDialing]:
+def _faults(
+    runner: RunningCampaign, trunk_problem: str | None, store_problem: str | None
+) -> list[NotDialing]:
     holds = runner.engine.holds
     reasons = [NotDialing(code, why, True) for code, why in holds.items()]
     if store_problem is not None and "store_unavailable" not in holds:
         reasons.append(NotDialing("store_unavailable", store_problem, True))
-    if not trunk_up:
-        reasons.append(NotDialing("trunk_down", "the trunk is down or not registered", True))
+    if trunk_problem is not None and "trunk_down" not in holds:
+        reasons.append(NotDialing("trunk_down", f"the trunk is down: {trunk_problem}", True))
     return reasons

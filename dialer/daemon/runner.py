@@ -225,7 +225,7 @@ class CampaignRunner:
         if call.is_live_answer:
             self.metrics.live_answers.labels(self.name).inc()
         if call.bridged_at is not None and call.ended_at is not None:
-            self.metrics.talk_seconds.labels(self.name).inc(call.ended_at - call.bridged_at)
+            self.metrics.talk_seconds.labels(self.name).inc(call.talk_seconds)
         collector_row = self._collector_ids.get(call.collector_id or "")
         self.writer.put(
             AttemptEnded.of(call, int(command.case_ref), self.campaign_id, collector_row)

@@ -45,6 +45,7 @@ class AttemptEnded:
     bridged_at: float | None = None
     collector_id: int | None = None  # the collector's row id, when bridged
     rang_from: float | None = None  # the INVITE (or the dial): ring time starts here
+    talk_seconds: float | None = None  # bridged: up to the hang-up, or to the media's loss
 
     @classmethod
     def of(
@@ -63,6 +64,7 @@ class AttemptEnded:
             call.bridged_at,
             collector_id,
             call.rang_from,
+            call.talk_seconds if call.bridged_at is not None else None,
         )
 
 

@@ -67,6 +67,8 @@ RECYCLE_AFTER = {
     ContactOutcome.MACHINE: timedelta(hours=2),
     ContactOutcome.ABANDONED: timedelta(hours=1),
     ContactOutcome.INTERRUPTED: timedelta(days=1),
+    ContactOutcome.MEDIA_LOST: timedelta(hours=1),
+    ContactOutcome.TRUNK_FAILED: timedelta(0),
 }
 BATCH = 500
 RETRY_FIRST = 0.2  # seconds before the first retry of a failed commit; doubles to RETRY_MAX
@@ -296,6 +298,7 @@ class StoreWriter:
             collector_id=op.collector_id,
             abandoned=op.outcome is ContactOutcome.ABANDONED,
             ring_seconds=ring_seconds(op),
+            talk_seconds=op.talk_seconds,
         )
         await cases.set_next_attempt(op.case_id, ended + self.recycle_after[op.outcome])
         live = int(op.live_answer)

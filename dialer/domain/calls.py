@@ -2,7 +2,8 @@
 
 queued -> dialing -> ringing -> answered -> bridged -> ended(completed)
                                 answered -> abandoned -> ended(abandoned)
-dialing | ringing -> ended(busy | no_answer | failed)
+dialing | ringing -> ended(busy | no_answer | failed | trunk_failed)
+answered | bridged -> ended(media_lost)   (the trunk saw the media stop: a dead call)
 dialing | ringing | answered -> ended(machine)   (answering machine detected)
 """
 
@@ -31,12 +32,16 @@ class CallOutcome(StrEnum):
     MACHINE = "machine"
     COMPLETED = "completed"  # a live answer that reached a collector, or hung up waiting
     ABANDONED = "abandoned"  # a live answer no collector took within the connect grace
+    MEDIA_LOST = "media_lost"  # answered, then torn down because its media stopped
+    TRUNK_FAILED = "trunk_failed"  # the carrier side failed: it never reached the debtor
 
 
 # States in which the call holds a line at the carrier ("in flight" for pacing).
 IN_FLIGHT = frozenset({CallState.DIALING, CallState.RINGING, CallState.ANSWERED})
 _PRE_ANSWER = frozenset({CallState.DIALING, CallState.RINGING})
-_FAILURE_OUTCOMES = frozenset({CallOutcome.BUSY, CallOutcome.NO_ANSWER, CallOutcome.FAILED})
+_FAILURE_OUTCOMES = frozenset(
+    {CallOutcome.BUSY, CallOutcome.NO_ANSWER, CallOutcome.FAILED, CallOutcome.TRUNK_FAILED}
+)
 
 
 @dataclass(slots=True)
@@ -61,6 +66,9 @@ class Call:
     collector_id: str | None = None
     sip_code: int | None = None
     cancel_requested: bool = False
+    # When the debtor's media stopped, for a call torn down as dead (`end(media_lost_at=)`):
+    # its talk ends there, not at the teardown some seconds of dead air later.
+    media_lost_at: float | None = None
 
     def _move(self, allowed: frozenset[CallState], target: CallState, action: str) -> None:
         if self.state not in allowed:
@@ -99,17 +107,22 @@ class Call:
         self.ended_at = now
         self.sip_code = sip_code
 
-    def end(self, now: float, sip_code: int | None = None) -> None:
+    def end(
+        self, now: float, sip_code: int | None = None, *, media_lost_at: float | None = None
+    ) -> None:
         """An answered call's end: completed after a bridge (or a hang-up while waiting),
-        abandoned after the safe-harbor message."""
+        abandoned after the safe-harbor message, media_lost when the trunk tore it down
+        because the debtor's media stopped at `media_lost_at` (the talk ends there)."""
         if self.state is CallState.ABANDONED:
             outcome = CallOutcome.ABANDONED
         elif self.state in (CallState.BRIDGED, CallState.ANSWERED):
-            outcome = CallOutcome.COMPLETED
+            outcome = CallOutcome.COMPLETED if media_lost_at is None else CallOutcome.MEDIA_LOST
         else:
             raise IllegalCallTransition(self.call_id, self.state, "end")
         self.state = CallState.ENDED
         self.outcome = outcome
+        if media_lost_at is not None:
+            self.media_lost_at = min(max(media_lost_at, self.answered_at or now), now)
         self.ended_at = now
         if sip_code is not None:
             self.sip_code = sip_code
@@ -118,6 +131,14 @@ class Call:
     def rang_from(self) -> float | None:
         """Where ring time starts: the INVITE if the trunk reported it, else the dial."""
         return self.invite_at if self.invite_at is not None else self.dialed_at
+
+    @property
+    def talk_seconds(self) -> float:
+        """Time bridged to a collector with the debtor's media flowing (0 if never bridged)."""
+        if self.bridged_at is None or self.ended_at is None:
+            return 0.0
+        end = self.media_lost_at if self.media_lost_at is not None else self.ended_at
+        return max(0.0, end - self.bridged_at)
 
     @property
     def is_live_answer(self) -> bool:

@@ -52,10 +52,15 @@ class CallNotPlaced:
 
 @dataclass(frozen=True, slots=True)
 class CallHungUp:
-    """An answered call ended (either party hung up)."""
+    """An answered call ended (either party hung up, or the trunk tore down a dead call).
+
+    `silent_for`: the trunk ended it because no media came from the debtor for that many
+    seconds (RTP inactivity, or an in-dialog keep-alive that went unanswered); the talk
+    ended that long before the hang-up."""
 
     call_id: str
     sip_code: int | None = None
+    silent_for: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

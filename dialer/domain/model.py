@@ -68,6 +68,14 @@ class ContactOutcome(StrEnum):
     # it may have been answered, talked or abandoned. Rules read it as the most restrictive
     # of those (see `counts_as_conversation`, `counts_as_abandon`, `counts_as_unanswered`).
     INTERRUPTED = "interrupted"
+    # Answered, then the media stopped (a dead phone or line) before any audio of the
+    # debtor's reached a collector: no conversation took place. A call that went dead after
+    # the debtor's audio had flowed in the bridge is stored as the conversation it was.
+    MEDIA_LOST = "media_lost"
+    # The carrier side failed (unreachable, credentials refused, every call refused or
+    # unanswered by the trunk itself): the call never reached the debtor's network. It is
+    # kept for the record and counts toward no cap (see `reached_network`).
+    TRUNK_FAILED = "trunk_failed"
 
     @property
     def is_unanswered(self) -> bool:
@@ -77,6 +85,12 @@ class ContactOutcome(StrEnum):
     def counts_as_conversation(self) -> bool:
         """For the post-conversation lockout and conversation caps."""
         return self is ContactOutcome.CONVERSATION or self is ContactOutcome.INTERRUPTED
+
+    @property
+    def reached_network(self) -> bool:
+        """Whether the attempt is a call placed, for every cap and count: a trunk failure
+        never left the carrier, so no rule may count it (Reg F counts calls placed)."""
+        return self is not ContactOutcome.TRUNK_FAILED
 
     @property
     def counts_as_abandon(self) -> bool:

@@ -170,7 +170,8 @@ class Engine(Dialing):
     def _on_failed(self, event: CallFailed, now: float, out: list[Command]) -> None:
         call = self._call(event.call_id)
         assert call.dialed_at is not None
-        self.pacer.observe_dial_resolved(now - call.dialed_at, False, now)
+        if event.outcome is not CallOutcome.TRUNK_FAILED:  # a dead trunk says nothing of debtors
+            self.pacer.observe_dial_resolved(now - call.dialed_at, False, now)
         self._set_call_state(call, call.fail, event.outcome, now, event.sip_code)
         self._release_reserved(call, now, out)
         self._finish(call, now, out)
@@ -195,12 +196,14 @@ class Engine(Dialing):
             self._on_failed(CallFailed(call.call_id, CallOutcome.FAILED, event.sip_code), now, out)
             return
         self._waiting.pop(call.call_id, None)
-        self._set_call_state(call, call.end, now, event.sip_code)
+        lost_at = None if event.silent_for is None else now - event.silent_for
+        self._set_call_state(call, call.end, now, event.sip_code, media_lost_at=lost_at)
         if call.collector_id is not None and call.bridged_at is not None:
             collector = self.collectors[call.collector_id]
-            talk = now - call.bridged_at
+            talk = call.talk_seconds
             self.stats.talk_seconds += talk
-            self.pacer.observe_talk(talk, now)
+            if call.media_lost_at is None:  # a dead line's length is no talk time to learn
+                self.pacer.observe_talk(talk, now)
             self._transition(collector, collector.hang_up, now)
             if self.config.auto_ready_after_wrap is not None:
                 due = now + self.config.auto_ready_after_wrap

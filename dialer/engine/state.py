@@ -94,11 +94,16 @@ _CONTACT_OUTCOME = {
     CallOutcome.FAILED: ContactOutcome.FAILED,
     CallOutcome.MACHINE: ContactOutcome.MACHINE,
     CallOutcome.ABANDONED: ContactOutcome.ABANDONED,
+    CallOutcome.TRUNK_FAILED: ContactOutcome.TRUNK_FAILED,
 }
 
 
 def contact_outcome(call: Call) -> ContactOutcome:
-    """How compliance counts a finished call: a bridged call is a conversation."""
+    """How compliance counts a finished call: a bridged call is a conversation; a dead
+    call is one only if the debtor's audio flowed in the bridge before the media stopped
+    (they talked, and the line then dropped), otherwise `media_lost`."""
+    if call.outcome is CallOutcome.MEDIA_LOST:
+        return ContactOutcome.CONVERSATION if call.talk_seconds > 0 else ContactOutcome.MEDIA_LOST
     if call.outcome is CallOutcome.COMPLETED:
         return (
             ContactOutcome.CONVERSATION if call.bridged_at is not None else ContactOutcome.ANSWERED
@@ -196,9 +201,11 @@ class EngineState:
             raise UnknownCall(call_id)
         return call
 
-    def _set_call_state(self, call: Call, move: Callable[..., None], *args: Any) -> None:
+    def _set_call_state(
+        self, call: Call, move: Callable[..., None], *args: Any, **kwargs: Any
+    ) -> None:
         before = call.state
-        move(*args)
+        move(*args, **kwargs)
         # A StrEnum concatenates as its value: no call to the slow .value property.
         self._count["call_" + before] -= 1
         self._count["call_" + call.state] += 1

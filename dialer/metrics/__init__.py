@@ -120,6 +120,13 @@ class Metrics:
         self.trunk_registered = Gauge(
             "dialer_trunk_registered", "1 when the trunk is registered / usable.", registry=r
         )
+        self.trunk_up = Gauge(
+            "dialer_trunk_up",
+            "1 while the trunk can place calls; 0 while its circuit breaker is open (the "
+            "carrier is unreachable, refuses our credentials or every call).",
+            ["trunk"],
+            registry=r,
+        )
         self.trunk_errors = Counter(
             "dialer_trunk_errors_total", "Trunk commands that failed.", ["command"], registry=r
         )

@@ -73,6 +73,7 @@ NOTES: dict[str, str] = {
 UNITS: dict[str, str] = {
     "dialer_hopper_empty_reason": "0 or 1",
     "dialer_trunk_registered": "0 or 1",
+    "dialer_trunk_up": "0 or 1",
     "dialer_pacing_threshold": "probability 0..1",
     "dialer_build_info": "-",
 }

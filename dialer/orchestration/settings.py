@@ -97,6 +97,9 @@ class RecycleMinutes(_Strict):
     failed: float = Field(default=30.0, ge=0.0)
     machine: float = Field(default=120.0, ge=0.0)
     abandoned: float = Field(default=60.0, ge=0.0)
+    media_lost: float = Field(default=60.0, ge=0.0)
+    # Never reached the debtor: tried again as soon as the trunk is back (the breaker paces).
+    trunk_failed: float = Field(default=0.0, ge=0.0)
 
 
 class JobSettings(_Strict):

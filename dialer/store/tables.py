@@ -62,6 +62,8 @@ ATTEMPT_OUTCOMES = (
     "machine",
     "abandoned",
     "interrupted",
+    "media_lost",
+    "trunk_failed",
 )
 DISPOSITION_KINDS = (
     "promise_to_pay",

@@ -46,3 +46,7 @@ class Trunk(Protocol):
     @property
     def registered(self) -> bool:
         """Whether the trunk is registered / usable (for metrics and health)."""
+
+    @property
+    def down_reason(self) -> str | None:
+        """Why the trunk cannot place calls, in words for a manager; None while it can."""

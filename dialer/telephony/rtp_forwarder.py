@@ -42,6 +42,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.reception = ReceptionStats()  # the far end's stream, while not bridged
         self.originated_at: float | None = None  # when we last sent a packet of our own
         self.received = 0
+        self.last_received_at: float | None = None  # monotonic: for dead-call detection
         self.sent = 0
         self.first_forward_at: float | None = None
 
@@ -58,6 +59,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         elif remote is None or addr[0] != remote[0]:
             return  # not from the far end's media address: nobody injects into a bridge
         self.received += 1
+        self.last_received_at = time.monotonic()
         peer = self.peer
         if peer is None:
             self.reception.rtp(data, time.monotonic())  # for our own RTCP reports

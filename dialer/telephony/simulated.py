@@ -48,6 +48,10 @@ class SimulatedTrunk:
     def registered(self) -> bool:
         return self._events is not None
 
+    @property
+    def down_reason(self) -> str | None:
+        return None if self._events is not None else "not started"
+
     async def start(self, events: asyncio.Queue[TrunkEvent]) -> None:
         self._events = events
 

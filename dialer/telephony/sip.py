@@ -6,9 +6,15 @@ phrases) and runs the signalling itself on one asyncio datagram endpoint, so no 
 ever touches the event loop and nothing blocks it. Audio never goes through pyVoIP: the
 RTP forwarder relays PCMU between a debtor and a collector's nailed-up leg unchanged.
 
-The module is the one `Trunk` class, a little over 400 lines: its dialog bookkeeping (legs
-by Call-ID, the forwarders, the collector legs) is shared by every method, while message
-building, transactions, registration, pacing and outcomes are modules of their own.
+The module is the one `Trunk` class, over 400 lines: its dialog bookkeeping (legs by
+Call-ID, the forwarders, the collector legs) is shared by every method, while message
+building, transactions, registration, pacing, outcomes, dead-call detection (sip_liveness)
+and the carrier's health (sip_health, trunk_health, sip_probe) are modules of their own.
+
+Trunk health: a carrier failure (sip_outcomes.carrier_failure) ends the call as
+`trunk_failed`, never as the debtor's no-answer; enough of them, or a probe the server
+does not answer, open the breaker: queued calls end as trunk failures, `on_health` tells
+the daemon (which holds every campaign), and a probe and one trial call close it again.
 """
 
 from __future__ import annotations
@@ -32,10 +38,11 @@ from dialer.telephony.port import TrunkEvent
 from dialer.telephony.rtp_forwarder import RtpForwarder, RtpPortPool
 from dialer.telephony.rtp_player import RtpPlayer, pcmu_frames
 from dialer.telephony.sip_auth import DigestCredentials
+from dialer.telephony.sip_health import SipHealth, watch_trunk
 from dialer.telephony.sip_leg import LegFactory, LegKind, LegState, SipLeg
 from dialer.telephony.sip_log import DEBUG, ERROR, INFO, WARNING, event, log, mask_phone
 from dialer.telephony.sip_message import SipMessage, uri_host_port
-from dialer.telephony.sip_outcomes import SipTrunkError, SipTrunkStats, classify
+from dialer.telephony.sip_outcomes import SipTrunkError, SipTrunkStats, carrier_failure, classify
 from dialer.telephony.sip_pacing import TokenBucket
 from dialer.telephony.sip_register import Registration
 from dialer.telephony.sip_settings import SipTrunkSettings
@@ -61,10 +68,13 @@ class SipTrunk:
         settings: SipTrunkSettings,
         *,
         on_collector_leg_lost: Callable[[str], None] | None = None,
+        on_health: Callable[[bool, str | None], None] | None = None,
     ) -> None:
         self.settings = settings
         self._stats = SipTrunkStats()
         self._on_collector_leg_lost = on_collector_leg_lost
+        self._on_health = on_health
+        self._health: SipHealth | None = None
         self._events: asyncio.Queue[TrunkEvent] | None = None
         self._transport: SipTransport | None = None
         self._ua: SipUserAgent | None = None
@@ -108,7 +118,7 @@ class SipTrunk:
         low, high = s.rtp_port_range
         raise_open_file_limit(2 * ((high - low) // 2) + 256)  # an RTP + RTCP pair per leg
         transport, rcvbuf = await open_sip_transport(
-            bind_ip, s.local_port, s.recv_buffer_bytes, self._on_message
+            bind_ip, s.local_port, s.recv_buffer_bytes, self._on_message, self._on_icmp
         )
         self._transport = transport
         self._port = transport.local_port
@@ -134,6 +144,8 @@ class SipTrunk:
                 user_agent=s.user_agent,
             )
             self._tasks.append(loop.create_task(self._registration.run(), name="sip-register"))
+        self._health = self._watch(self._ua)
+        self._tasks.append(loop.create_task(self._health.run(), name="sip-watch"))
         event(log, "sip.started", INFO, local=f"{self._ip}:{self._port}", server=str(self._server))
 
     async def stop(self) -> None:
@@ -171,9 +183,19 @@ class SipTrunk:
 
     @property
     def registered(self) -> bool:
-        if self._ua is None:
+        """Usable: started, registered if it registers, and its breaker not open."""
+        if self._ua is None or (self._health is not None and not self._health.breaker.up):
             return False
         return self._registration.registered if self._registration is not None else True
+
+    @property
+    def down_reason(self) -> str | None:
+        """Why the trunk cannot dial, in words; None while it can."""
+        if self._health is not None and not self._health.breaker.up:
+            return self._health.breaker.why
+        if self._registration is not None and not self._registration.registered:
+            return "not registered with the carrier"
+        return None if self._ua is not None else "not started"
 
     # -- calls -----------------------------------------------------------------------------
     async def originate(self, call_id: str, number: str, ring_timeout: float) -> None:
@@ -183,6 +205,9 @@ class SipTrunk:
         if not _DIALABLE.fullmatch(number):  # nothing else may reach a Request-URI
             event(log, "sip.undialable", WARNING, call=call_id, dialed=mask_phone(number))
             self._emit(CallFailed(call_id, CallOutcome.FAILED, 484))
+            return
+        if self._health is not None and not self._health.breaker.up:
+            self._emit(CallFailed(call_id, CallOutcome.TRUNK_FAILED, 503))  # never leaves
             return
         uri = f"sip:{number}@{self._domain}"
         guard = max(ring_timeout, self.settings.ring_timeout)
@@ -308,11 +333,13 @@ class SipTrunk:
     # -- LegListener -----------------------------------------------------------------------
     def leg_ringing(self, leg: SipLeg) -> None:
         if leg.kind is LegKind.DEBTOR:
+            self._reached()
             event(log, "sip.ringing", DEBUG, call=leg.key, sip_call_id=leg.call_id)
             self._emit(CallRinging(leg.key))
 
     def leg_answered(self, leg: SipLeg) -> None:
         if leg.kind is LegKind.DEBTOR:
+            self._reached()
             self._stats.answered += 1
             event(
                 log, "sip.answered", DEBUG, call=leg.key, sip_call_id=leg.call_id, dialed=leg.label
@@ -327,7 +354,19 @@ class SipTrunk:
     def leg_failed(self, leg: SipLeg, code: int, local: bool) -> None:
         self._release(leg)
         if leg.kind is LegKind.DEBTOR:
-            outcome = classify(code, local=local, cancelled=leg.cancel_requested)
+            why = leg.trunk_failure or carrier_failure(
+                code, local=local, heard=leg.heard, ringing=leg.ringing
+            )
+            if why is not None:
+                outcome = CallOutcome.TRUNK_FAILED
+                if self._health is not None and leg.trunk_failure is None:
+                    self._health.carrier_failure(why)
+            else:
+                outcome = classify(code, local=local, cancelled=leg.cancel_requested)
+                if leg.heard:
+                    self._reached()
+                elif self._health is not None:
+                    self._health.settled()  # cancelled before a word: a trial proves nothing
             event(
                 log,
                 "sip.failed",
@@ -354,11 +393,61 @@ class SipTrunk:
                 sip_call_id=leg.call_id,
                 by_remote=by_remote,
             )
-            self._emit(CallHungUp(leg.key))
-        elif by_remote:
+            self._emit(CallHungUp(leg.key, silent_for=leg.silent_for))
+        elif by_remote or leg.silent_for is not None:
             event(log, "sip.collector_leg_lost", WARNING, collector=leg.key)
             if self._on_collector_leg_lost is not None:
                 self._on_collector_leg_lost(leg.key)
+
+    # -- health ----------------------------------------------------------------------------
+    def _watch(self, ua: SipUserAgent) -> SipHealth:
+        return watch_trunk(
+            self.settings,
+            ua.transactions,
+            self._registration,
+            self._server,
+            self._domain,
+            legs=lambda: [*self._calls.values(), *self._collectors.values()],
+            on_dead=self._dead,
+            on_open=self._fail_unsent,
+            on_change=self._health_changed,
+        )
+
+    def _health_changed(self, up: bool, why: str | None) -> None:
+        self._wake.set()
+        if self._on_health is not None:
+            self._on_health(up, why)
+
+    def _reached(self) -> None:
+        if self._health is not None:
+            self._health.reached()
+
+    def _on_icmp(self) -> None:
+        if self._health is not None:
+            self._health.hint("icmp")
+
+    def _check_heard(self, leg: SipLeg) -> None:
+        """An INVITE that drew nothing in 4 x T1 (a carrier answers 100 Trying at once)."""
+        if leg.state is LegState.CALLING and not leg.heard and self._health is not None:
+            self._health.hint("no_response")
+
+    def _fail_unsent(self) -> None:
+        """The breaker opened: what is queued, and INVITEs nobody answered, never reached
+        the network. They end now as trunk failures, counted toward no cap."""
+        ua = self._ua
+        if ua is None or self._health is None:
+            return
+        reason = self._health.breaker.reason or "no_response"
+        for leg in list(self._calls.values()):
+            if leg.state is LegState.QUEUED or (leg.state is LegState.CALLING and not leg.heard):
+                leg.trunk_failure = reason
+                ua.abandon(leg)
+
+    def _dead(self, leg: SipLeg, silent_for: float) -> None:
+        """Liveness found a dead leg: hang it up; its end says how long it was silent."""
+        if self._ua is not None:
+            leg.silent_for = silent_for
+            self._ua.hangup(leg)
 
     # -- internals -------------------------------------------------------------------------
     def _require(self) -> SipUserAgent:
@@ -383,10 +472,15 @@ class SipTrunk:
             if leg.state is not LegState.QUEUED:
                 continue
             await self._bucket.take()
+            if leg.kind is LegKind.DEBTOR and self._health is not None:
+                await self._health.wait_sendable()  # the breaker: none while down, one on trial
             if leg.state is LegState.QUEUED and self._ua is not None:
                 self._ua.send_invite(leg)
                 if leg.kind is LegKind.DEBTOR:
+                    if self._health is not None:
+                        self._health.sent()
                     self._emit(CallInviteSent(leg.key))  # the ring timeout starts now
+                    self._ua.loop.call_later(4 * self.settings.timer_t1, self._check_heard, leg)
 
     async def _new_leg(
         self, key: str, kind: LegKind, uri: str, hop: Address, ring_timeout: float

@@ -86,7 +86,15 @@ class SipLeg:
     cancel_requested: bool = False
     cancel_sent: bool = False
     invite_sent_at: float | None = None
+    heard: bool = False  # any response to the INVITE came (the carrier is alive)
     answered_at: float | None = None
+    # Dead-call detection (sip_liveness): media silence counts from the latest of the last
+    # packet, the answer and `media_baseline` (a hold, or an in-dialog probe answered).
+    media_baseline: float = 0.0
+    probing: bool = False  # an in-dialog OPTIONS is out
+    keepalive_at: float = 0.0  # when the last in-dialog OPTIONS went
+    silent_for: float | None = None  # set when we end it as dead: the media's silence
+    trunk_failure: str | None = None  # set when we end it because the trunk is down
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
     @property
@@ -189,6 +197,13 @@ class SipLeg:
         to = self.remote_to or self.to_header
         target = self.remote_target or self.request_uri
         return self._in_dialog("BYE", self.local_cseq, to, target, self.route_set)
+
+    def options(self) -> tuple[bytes, str]:
+        """An in-dialog OPTIONS (a keep-alive: 481 or silence means the dialog is gone)."""
+        self.local_cseq = max(self.local_cseq, self.invite_cseq) + 1
+        to = self.remote_to or self.to_header
+        target = self.remote_target or self.request_uri
+        return self._in_dialog("OPTIONS", self.local_cseq, to, target, self.route_set)
 
     def bye_for_stray(self, response: SipMessage) -> tuple[bytes, bytes, str]:
         """ACK and BYE for a 2xx we do not want (a second fork, or after we gave up)."""

@@ -23,6 +23,26 @@ def classify(code: int, *, local: bool, cancelled: bool) -> CallOutcome:
     return CallOutcome.FAILED  # 3xx, other 4xx/5xx/6xx, and our own timer B (408)
 
 
+def carrier_failure(code: int, *, local: bool, heard: bool, ringing: bool) -> str | None:
+    """Why a call that ended before an answer failed at the carrier, or None when the far
+    end's network answered it (busy, 404, 480, a ring timeout: the debtor's outcomes).
+
+    Nothing after ringing is the carrier's fault. Before it: an INVITE that drew no
+    response at all, credentials the carrier refused (a 401/407 reaches us only once our
+    answer to the challenge was refused), a 403, or a server error."""
+    if ringing:
+        return None
+    if local:
+        return "no_response" if code == 408 and not heard else None
+    if code in (401, 407):
+        return "credentials_refused"
+    if code == 403:
+        return "forbidden"
+    if code in (500, 502, 503, 504):
+        return "unavailable"
+    return None
+
+
 @dataclass(slots=True)
 class SipTrunkStats:
     invites_sent: int = 0

@@ -53,6 +53,12 @@ class RemoteMedia:
         )
 
     @property
+    def sends(self) -> bool:
+        """Does the far end send media? (sendrecv/sendonly on a live port): only then can
+        its silence mean a dead call."""
+        return self.direction in ("sendrecv", "sendonly") and self.port > 0
+
+    @property
     def target(self) -> tuple[str, int]:
         return self.address, self.port
 

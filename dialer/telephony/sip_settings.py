@@ -63,6 +63,22 @@ with warnings.catch_warnings():
         safe_harbor_file: Path = DEFAULT_SAFE_HARBOR
         timer_t1: float = Field(default=0.5, gt=0, le=5, description="RFC 3261 T1 (RTT estimate)")
         user_agent: str = "dialer"
+        # Dead calls (sip_liveness): no RTP for this long from a far end that sends media,
+        # confirmed by an in-dialog OPTIONS, and the call is torn down as media_lost.
+        media_timeout: float = Field(default=30.0, ge=1, le=3600)
+        media_timeout_initial: float = Field(
+            default=10.0, ge=1, le=3600, description="for a leg that never sent a packet"
+        )
+        keepalive_interval: float = Field(
+            default=60.0, ge=0, le=3600, description="in-dialog OPTIONS every; 0 = off"
+        )
+        keepalive_timeout: float = Field(default=4.0, gt=0, le=60)
+        # Trunk health (trunk_health): carrier failures in a row that open the breaker, and
+        # the probe backoff while it is open.
+        breaker_failures: int = Field(default=3, ge=1, le=1000)
+        breaker_backoff: float = Field(default=2.0, gt=0, le=3600)
+        breaker_backoff_max: float = Field(default=60.0, gt=0, le=86400)
+        probe_timeout: float = Field(default=4.0, gt=0, le=60)
 
         @field_validator("server")
         @classmethod

@@ -25,8 +25,9 @@ MessageHandler = Callable[[SipMessage, Address], None]
 class SipTransport(asyncio.DatagramProtocol):
     """Receives datagrams, parses them with `SipMessage` and hands them to `handler`."""
 
-    def __init__(self, handler: MessageHandler) -> None:
+    def __init__(self, handler: MessageHandler, on_icmp: Callable[[], None] | None = None) -> None:
         self._handler = handler
+        self._on_icmp = on_icmp
         self._transport: asyncio.DatagramTransport | None = None
         self.received = 0
         self.sent = 0
@@ -48,7 +49,11 @@ class SipTransport(asyncio.DatagramProtocol):
         self._handler(message, (str(addr[0]), int(cast(int, addr[1]))))
 
     def error_received(self, exc: Exception) -> None:
+        """With IP_RECVERR an ICMP error reaches us, without the address it came from: it
+        may be a phone that went away or the carrier; the trunk probes the carrier."""
         event(log, "sip.socket_error", DEBUG, error=str(exc))
+        if isinstance(exc, ConnectionRefusedError | ConnectionResetError) and self._on_icmp:
+            self._on_icmp()
 
     def send(self, data: bytes, addr: Address) -> None:
         if self._transport is not None and not self._transport.is_closing():
@@ -107,8 +112,15 @@ def raise_open_file_limit(wanted: int) -> int:
     return int(soft)
 
 
+IP_RECVERR = getattr(socket, "IP_RECVERR", 11)  # Linux; Python does not name it
+
+
 async def open_sip_transport(
-    bind_ip: str, port: int, recv_buffer: int, handler: MessageHandler
+    bind_ip: str,
+    port: int,
+    recv_buffer: int,
+    handler: MessageHandler,
+    on_icmp: Callable[[], None] | None = None,
 ) -> tuple[SipTransport, int]:
     """Bind the SIP socket; returns the endpoint and the effective receive buffer size."""
     loop = asyncio.get_running_loop()
@@ -120,7 +132,9 @@ async def open_sip_transport(
     except OSError:
         sock.close()
         raise
-    protocol = SipTransport(handler)
+    with contextlib.suppress(OSError):  # ICMP errors reported on an unconnected socket
+        sock.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
+    protocol = SipTransport(handler, on_icmp)
     await loop.create_datagram_endpoint(lambda: protocol, sock=sock)
     return protocol, effective
 

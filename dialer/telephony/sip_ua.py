@@ -144,6 +144,7 @@ class SipUserAgent:
         code = response.code
         if response.cseq[0] != leg.invite_cseq:
             return
+        leg.heard = True
         if code < 200:
             if not leg.pre_answer:
                 return

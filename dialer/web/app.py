@@ -209,6 +209,9 @@ def create_app(dialer: DialerFacade) -> FastAPI:
         }
         if store_problem is not None:
             body["store_problem"] = f"not dialing: {store_problem}"
+        trunk_problem = dialer.trunk_problem
+        if trunk_problem is not None:
+            body["trunk_problem"] = f"not dialing: {trunk_problem}"
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", include_in_schema=False)

@@ -85,6 +85,11 @@ class DialerFacade(Protocol):
         ...
 
     @property
+    def trunk_problem(self) -> str | None:
+        """Why the trunk cannot place calls (None: it can)."""
+        ...
+
+    @property
     def store_problem(self) -> str | None:
         """Why the store cannot take writes now (None: it can). No record, no call."""
         ...

@@ -114,7 +114,8 @@ def naive_reasons(
         if case.timezone
         else list(number_time_zones(number) or p.calling_hours.default_timezones)
     )
-    past = [r for r in history if r.at <= now]
+    # a trunk failure never left the carrier: nothing counts it
+    past = [r for r in history if r.at <= now and r.outcome.reached_network]
     for zone in map(ZoneInfo, names):
         local = now.astimezone(zone)
         today = local.date()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dialer.compliance import Decision, Reason, evaluate, evaluate_case, evaluate_target, rules
-from dialer.compliance.profiles import Profile, load_profile, parse_profile
+from dialer.compliance.profiles import Profile, ProfileError, load_profile, parse_profile
 from dialer.compliance.timezones import number_time_zones
 from dialer.domain.model import (
     Case,
@@ -492,3 +492,36 @@ def test_attempt_cap_alone_sees_the_whole_window() -> None:
     assert ev(caps_only, c, "2026-01-12T01:00:00Z", history) == blocked(
         "attempt_cap", "2026-01-12T13:00:00Z"
     )
+
+
+@pytest.mark.parametrize("profile", [US, UKP, CNP], ids=["us", "uk", "cn"])
+def test_trunk_failures_count_toward_no_rule(profile: Profile) -> None:
+    """A call the carrier failed never reached the debtor: not an attempt for any cap."""
+    number = {"us": NY, "uk": UK, "cn": CN}[profile.name.split("_")[0]]
+    c = case(number)
+    start = datetime(2026, 1, 12, 2 if profile is CNP else 15, tzinfo=UTC)  # 10:00 local
+    failed = tuple(
+        ContactRecord(start + timedelta(minutes=i), number, Out.TRUNK_FAILED) for i in range(40)
+    )
+    at = (start + timedelta(hours=1)).isoformat()
+    assert ev(profile, c, at, failed) == ev(profile, c, at)  # as if they never happened
+    # the same calls placed do count (Ofcom has no attempt cap: its abandon lockout does)
+    counted = Out.ABANDONED if profile is UKP else Out.NO_ANSWER
+    placed = tuple(ContactRecord(r.at, r.number, counted) for r in failed)
+    assert ev(profile, c, at, placed) != ev(profile, c, at)
+
+
+def test_a_media_lost_call_counts_toward_the_us_attempt_cap_but_is_no_conversation() -> None:
+    c = case(NY)
+    history = (*daily_attempts(5, 6), rec("2026-01-11T14:00:00Z", NY, Out.MEDIA_LOST))
+    assert ev(US, c, "2026-01-11T18:00:00Z", history).reasons == ("attempt_cap",)
+    one = (rec("2026-01-11T14:00:00Z", NY, Out.MEDIA_LOST),)
+    assert ev(US, c, "2026-01-11T18:00:00Z", one) == OK  # no post-conversation lockout
+
+
+def test_a_profile_that_counts_trunk_failures_is_refused() -> None:
+    data = US.model_dump(mode="json")
+    data["attempts"]["per_debt"]["outcomes"].append("trunk_failed")
+    with pytest.raises(ProfileError, match="trunk_failed never reached the debtor") as err:
+        parse_profile(data, "mine.yaml")
+    assert "attempts.per_debt.outcomes" in str(err.value) and "mine.yaml" in str(err.value)

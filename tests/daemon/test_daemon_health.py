@@ -61,7 +61,7 @@ def _health(
     window: CallingWindow | None = None,
     **facts: Any,
 ) -> CampaignHealth:
-    given = {"trunk_up": True, "store_problem": None, "stopping": False, "now": DAYTIME}
+    given = {"trunk_problem": None, "store_problem": None, "stopping": False, "now": DAYTIME}
     return assess(
         {"c1": Runner(engine or Engine())},  # type: ignore[dict-item]
         {"c1": hopper or Hopper()},
@@ -105,7 +105,9 @@ def test_what_should_dial_and_cannot_is_a_fault() -> None:
     held = _health(Engine(holds={"store_unavailable": "the store cannot take writes (x)"}))
     assert _codes(held) == [("store_unavailable", True)] and held.fault
     assert _codes(_health(store_problem="disk full")) == [("store_unavailable", True)]
-    assert _codes(_health(trunk_up=False)) == [("trunk_down", True)]
+    assert _codes(_health(trunk_problem="the carrier does not answer OPTIONS")) == [
+        ("trunk_down", True)
+    ]
     error = "DBAPIError: value too long for type character varying(64) +12125550123"
     failing = _health(Engine(hopper_size=0), Hopper(reason="refill_failed", error=error))
     assert _codes(failing) == [("hopper_failing", True)]

@@ -168,7 +168,8 @@ async def test_kamailio_refuses_a_from_user_that_is_not_the_auth_user(
     kamailio: Callable[[int], Awaitable[Kamailio]],
 ) -> None:
     """`from_user: caller_id` (the old behaviour): an identity-checking proxy refuses the
-    call however right the password is, which is why `auth` is the default."""
+    call however right the password is, which is why `auth` is the default. The refusal
+    is the carrier's, not the debtor's: a trunk failure, counted toward no cap."""
     media = await rtp_peers()
     uas = await sipp(1, rtpport=media.port)
     proxy = await kamailio(uas.port)
@@ -181,6 +182,6 @@ async def test_kamailio_refuses_a_from_user_that_is_not_the_auth_user(
     )
     trunk, events = await trunks(settings)
     await trunk.originate("c1", "20000100", 25)
-    assert await next_event(events) == CallFailed("c1", CallOutcome.FAILED, 407)
+    assert await next_event(events) == CallFailed("c1", CallOutcome.TRUNK_FAILED, 407)
     assert proxy.auth_failures("INVITE")[-1] == -8  # auth user != From user
     await uas.kill()

@@ -13,10 +13,10 @@ import itertools
 import re
 import struct
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from dialogkit import answer_next, rtp, sdp, wait_until
 from sipkit import (
     FarEnd,
     RtpPeer,
@@ -34,39 +34,13 @@ from dialer.telephony.port import TrunkEvent
 from dialer.telephony.rtp_packet import RtpHeader
 from dialer.telephony.rtp_player import PLAYOUT_ALLOWANCE
 from dialer.telephony.sip import SipTrunk
-from dialer.telephony.sip_message import SipMessage, build_message, header_param, new_branch
+from dialer.telephony.sip_message import SipMessage, header_param
 
 Address = tuple[str, int]
 PASSWORD = "s3cret"
 
 
 # -- helpers -------------------------------------------------------------------------------
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5) -> None:
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
-def sdp(
-    port: int, direction: str = "sendrecv", version: int = 1, address: str = "127.0.0.1"
-) -> bytes:
-    """A phone's SDP (offer or answer): PCMU and telephone-event, the given direction."""
-    lines = [
-        "v=0",
-        f"o=far 77 {version} IN IP4 127.0.0.1",
-        "s=-",
-        f"c=IN IP4 {address}",
-        "t=0 0",
-        f"m=audio {port} RTP/AVP 0 101",
-        "a=rtpmap:0 PCMU/8000",
-        "a=rtpmap:101 telephone-event/8000",
-        f"a={direction}",
-    ]
-    return ("\r\n".join(lines) + "\r\n").encode()
-
-
 def sdp_direction(body: bytes) -> str:
     found = re.findall(rb"^a=(sendrecv|sendonly|recvonly|inactive)\r?$", body, re.M)
     assert len(found) == 1, body
@@ -77,61 +51,6 @@ def sdp_version(body: bytes) -> int:
     match = re.search(rb"^o=\S+ \d+ (\d+) ", body, re.M)
     assert match is not None, body
     return int(match.group(1))
-
-
-class Dialog:
-    """The far end's side of one answered leg: sends in-dialog requests, ACKs, replies."""
-
-    def __init__(self, far: FarEnd, invite: SipMessage, addr: Address, tag: str) -> None:
-        self.far, self.invite, self.addr, self.tag = far, invite, addr, tag
-        self.cseq = 1
-
-    def request(self, method: str, body: bytes = b"", cseq: int | None = None) -> None:
-        if cseq is None:
-            self.cseq += 1
-        headers = [
-            ("Via", f"SIP/2.0/UDP 127.0.0.1:{self.far.port};branch={new_branch()}"),
-            ("From", f"<sip:far@127.0.0.1:{self.far.port}>;tag={self.tag}"),
-            ("To", self.invite.header("From") or ""),
-            ("Call-ID", self.invite.call_id),
-            ("CSeq", f"{cseq or self.cseq} {method}"),
-            ("Contact", f"<sip:far@127.0.0.1:{self.far.port}>"),
-        ]
-        if body:
-            headers.append(("Content-Type", "application/sdp"))
-        target = self.invite.contact_uri or ""
-        self.far.send(build_message(f"{method} {target} SIP/2.0", headers, body), self.addr)
-
-    async def reinvite(self, body: bytes) -> SipMessage:
-        """Send a re-INVITE, return its 200 (after ACKing it)."""
-        self.request("INVITE", body)
-        while True:
-            reply, _ = await self.far.expect("INVITE")
-            if reply.is_response and reply.cseq[0] == self.cseq and reply.code >= 200:
-                break
-        if reply.code == 200:
-            self.request("ACK", cseq=self.cseq)
-        return reply
-
-
-async def answer_next(
-    far: FarEnd, rtp_port: int, tag: str, *, extra: list[tuple[str, str]] | None = None
-) -> Dialog:
-    """Answer the next INVITE with our SDP pointing the media at `rtp_port`."""
-    invite, addr = await far.expect("INVITE")
-    assert not invite.is_response
-    headers = [
-        ("Contact", f"<sip:far@127.0.0.1:{far.port}>"),
-        ("Content-Type", "application/sdp"),
-        *(extra or []),
-    ]
-    far.respond(invite, addr, 200, to_tag=tag, extra=headers, body=sdp(rtp_port))
-    await far.expect("ACK")
-    return Dialog(far, invite, addr, tag)
-
-
-def rtp(ssrc: int, seq: int, payload: bytes = b"\xd5" * 160) -> bytes:
-    return struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, (seq * 160) & 0xFFFFFFFF, ssrc) + payload
 
 
 def sequences(packets: list[bytes], ssrc: int) -> list[int]:
@@ -572,7 +491,8 @@ async def test_invites_answer_the_cached_challenge_and_a_stale_nonce(
     retry, addr = await far_end.expect("INVITE")
     assert digest_params(retry.header("Proxy-Authorization") or "")["nonce"] == "nonce-C"
     challenge(far_end, retry, addr, 407, "nonce-D")  # and refuses a fresh answer: wrong creds
-    assert await next_event(events) == CallFailed("c3", CallOutcome.FAILED, 407)
+    # refused credentials are the carrier's refusal: a trunk failure, not the debtor's
+    assert await next_event(events) == CallFailed("c3", CallOutcome.TRUNK_FAILED, 407)
     invites = {(m.call_id, m.cseq) for m in far_end.requests("INVITE")}  # (no retransmits)
     assert len(invites) == 6 and len({call_id for call_id, _ in invites}) == 3
     for call in ("c1", "c2"):
