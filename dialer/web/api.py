@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from dialer.store.web_repo import UserRepository
-from dialer.web import campaign_ops, collector_ops, dispositions, sse
+from dialer.web import campaign_ops, collector_ops, dispositions, pacing_checks, sse
+from dialer.web.callback_check import DispositionRefused
 from dialer.web.campaign_ops import PacingIn
 from dialer.web.context import (
     Principal,
@@ -30,6 +31,7 @@ from dialer.web.context import (
 )
 from dialer.web.dispositions import DispositionIn
 from dialer.web.login import log_in, log_out, set_session_cookie
+from dialer.web.my_callbacks import my_callbacks
 from dialer.web.users import UserError, UserExists, add_user
 
 router = APIRouter(prefix="/api/v1")
@@ -164,18 +166,9 @@ async def post_hangup(
     return {"call_id": await collector_ops.hang_up(ctx, who), "requested": "hangup"}
 
 
-@router.get("/me/callbacks", summary="My callbacks due from now on")
+@router.get("/me/callbacks", summary="My callbacks due from now on (UTC and debtor-local)")
 async def get_callbacks(ctx: Context, who: Collector) -> list[dict[str, Any]]:
-    return [
-        {
-            "case_id": c.case_id,
-            "campaign": c.campaign,
-            "display_name": c.display_name_masked,
-            "callback_at": c.callback_at.isoformat(),
-            "note": c.note,
-        }
-        for c in await collector_ops.callbacks(ctx, who)
-    ]
+    return [c.as_dict() for c in await my_callbacks(ctx, who)]
 
 
 @router.get(
@@ -189,17 +182,31 @@ async def get_events(request: Request, ctx: Context, who: Collector) -> Streamin
 
 @router.get("/cases/{case_id}", summary="A case: the one routed to me, or of my campaigns")
 async def get_case(ctx: Context, who: Anyone, case_id: CaseId) -> dict[str, Any]:
-    return collector_ops.case_dict(await collector_ops.case_screen(ctx, who, case_id))
+    return collector_ops.case_view(ctx, await collector_ops.case_screen(ctx, who, case_id))
 
 
-@router.post("/cases/{case_id}/dispositions", status_code=201, summary="Record a disposition")
+@router.post(
+    "/cases/{case_id}/dispositions",
+    status_code=201,
+    summary="Record a disposition",
+    description=(
+        "A callback is checked against the case's compliance at that instant; a refusal "
+        "(422) carries `errors`, `reasons`, `next_allowed_at` (UTC), `next_allowed_local` "
+        "and `timezone` (the debtor's)."
+    ),
+    response_model=None,
+)
 async def post_disposition(
     ctx: Context,
     who: Annotated[Principal, Depends(changing_collector)],
     case_id: CaseId,
     body: DispositionIn,
-) -> dict[str, Any]:
-    return {"id": await dispositions.record(ctx, who, case_id, body)}
+) -> dict[str, Any] | JSONResponse:
+    try:
+        return (await dispositions.record(ctx, who, case_id, body)).as_dict()
+    except DispositionRefused as exc:
+        content = {"detail": exc.reason, "errors": exc.errors, **exc.extra}
+        return JSONResponse(content, status_code=exc.status)
 
 
 # ----- managers -----------------------------------------------------------------------------
@@ -234,10 +241,12 @@ async def patch_pacing(
     body: PacingIn,
 ) -> dict[str, Any]:
     pacing = await campaign_ops.set_pacing(ctx, who, name, body)
+    verdict = campaign_ops.cap_verdict(ctx, name)
     return {
         "pacing": pacing.as_dict(),
         "applied": campaign_ops.applied(ctx.runner(name)),
-        "cap_guard": campaign_ops.cap_verdict(ctx, name),
+        "cap_guard": verdict,
+        "warnings": pacing_checks.warnings(ctx, name, pacing, verdict),
     }
 
 

@@ -12,7 +12,9 @@ ready collectors (ratio above 1, adaptive, predictive) is accepted, and when the
 cannot cover what it may ask for it is accepted *clamped*: the response says so and why
 (`cap_verdict`), and the guard holds it to what the budget absorbs, one call per ready
 collector when the budget is spent. A change that breaks the profile outright (a target
-above the cap) is refused with 422.
+above the cap), or a fixed ratio above the max lines per collector (it would not be the
+ratio dialed), is refused with 422; a risky one is applied with a warning in plain words
+(dialer.web.pacing_checks).
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from dialer.pacing.policies import make_pacer
 from dialer.store.attempts_repo import LedgerRepository
 from dialer.store.history_repo import AuditRepository
 from dialer.store.web_repo import AuditEntry, WebRepository
+from dialer.web import pacing_checks
 from dialer.web.collector_ops import iso
 from dialer.web.context import Pacing, Principal, WebContext, WebError
 from dialer.web.facade import CampaignHandle
+from dialer.web.pacing_words import plain_reason
 
 log = logging.getLogger(__name__)
 COLLECTOR_STATES = ("ready", "reserved", "on_call", "wrap_up", "paused")
@@ -120,6 +124,7 @@ async def figures(ctx: WebContext, name: str) -> dict[str, Any]:
         "abandon_rate": stats.abandoned / stats.live_answers if stats.live_answers else 0.0,
         "window": {
             "seconds": window,
+            "words": window_words(window),
             "live_answers": totals.live_answers,
             "abandons": totals.abandons,
             "abandon_rate": totals.rate,
@@ -229,6 +234,7 @@ def decisions(ctx: WebContext, name: str, limit: int = 20) -> list[dict[str, Any
                 "detail": plain(r.decision.detail),
             }
         )
+        out[-1]["plain"] = plain_reason(out[-1])
     return out
 
 
@@ -279,6 +285,9 @@ async def set_pacing(ctx: WebContext, who: Principal, name: str, change: PacingI
         caller_id=settings.caller_id,
         safe_harbor_message_configured=True,
     )
+    refused = pacing_checks.refusal(new)
+    if refused is not None:
+        refusals.append(refused)
     if refusals:
         raise WebError(422, "; ".join(refusals))
     cap = profile.abandonment.max_rate if profile.abandonment else new.target_abandon_rate

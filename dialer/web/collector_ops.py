@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dialer.domain.agents import CollectorState
 from dialer.domain.events import (
@@ -22,6 +23,7 @@ from dialer.domain.events import (
 )
 from dialer.privacy import mask_phone
 from dialer.store.web_repo import CallbackLine, CaseScreen, WebRepository
+from dialer.web import local_time
 from dialer.web.context import Principal, WebContext, WebError
 from dialer.web.events_hub import RoutedCall
 
@@ -33,6 +35,13 @@ LEAVABLE = frozenset({_S.READY, _S.PAUSED, _S.WRAP_UP})
 
 def iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def clock_text(seconds: float) -> str:
+    total = int(max(0.0, seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +59,17 @@ class CollectorView:
     routed: RoutedCall | None
     campaigns: tuple[str, ...]
     pause_reasons: tuple[str, ...]
+    elapsed_seconds: float | None = None  # real seconds in the current state
 
     @property
     def logged_in(self) -> bool:
         return self.state != _S.LOGGED_OUT.value
+
+    @property
+    def elapsed_text(self) -> str:
+        """The time in the current state, 'm:ss' (or 'h:mm:ss'); the console's script
+        counts on from it."""
+        return clock_text(self.elapsed_seconds or 0.0)
 
     @property
     def may_dispose(self) -> bool:
@@ -73,6 +89,7 @@ class CollectorView:
             "call": None if self.routed is None else _routed_dict(self.routed),
             "campaigns": list(self.campaigns),
             "pause_reasons": list(self.pause_reasons),
+            "elapsed_seconds": self.elapsed_seconds,
         }
 
 
@@ -113,6 +130,7 @@ def view(ctx: WebContext, who: Principal) -> CollectorView:
     if collector.state is _S.WRAP_UP and collector.wrap_started_at is not None and auto is not None:
         left = collector.wrap_started_at + auto - ctx.now()
         wrap_left = max(0.0, ctx.dialer.clock.real_seconds(left))
+    elapsed = ctx.dialer.clock.real_seconds(ctx.now() - collector.since)
     return CollectorView(
         who.username,
         collector_id,
@@ -125,6 +143,7 @@ def view(ctx: WebContext, who: Principal) -> CollectorView:
         ctx.hub.routed.get(collector_id),
         campaigns,
         reasons,
+        elapsed,
     )
 
 
@@ -234,9 +253,43 @@ async def callbacks(ctx: WebContext, who: Principal) -> list[CallbackLine]:
         return await WebRepository(db).callbacks(who.user.collector_row, since)
 
 
-def case_dict(screen: CaseScreen) -> dict[str, Any]:
-    """The screen pop as JSON: the masked name and numbers only, never the clear ones."""
+def case_live(ctx: WebContext, case_id: int) -> bool:
+    """A call to the case is up now, in any campaign of this daemon."""
+    ref = str(case_id)
+    return any(
+        call.case_ref == ref
+        for runner in ctx.dialer.runners.values()
+        for call in runner.engine.calls.values()
+    )
+
+
+def case_view(ctx: WebContext, screen: CaseScreen) -> dict[str, Any]:
+    """`case_dict` with the debtor's zone and whether a call is up now."""
+    zone = local_time.zones_of(ctx, screen.campaign, screen.detail.case)[0]
+    return case_dict(screen, zone, live=case_live(ctx, screen.detail.id), now=ctx.utcnow())
+
+
+def case_dict(
+    screen: CaseScreen,
+    zone: ZoneInfo | None = None,
+    *,
+    live: bool = False,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The screen pop as JSON: the masked name and numbers only, never the clear ones.
+    Times are UTC (`at`) and, with the debtor's `zone`, local (`at_local`). An attempt
+    without an outcome is "in progress" when it is the newest and a call is `live`."""
     detail, case = screen.detail, screen.detail.case
+    zone = zone or ZoneInfo("UTC")
+
+    def local(at: datetime) -> str:
+        return local_time.label(at, zone)
+
+    def outcome_label(i: int, outcome: str | None) -> str:
+        if outcome is not None:
+            return outcome.replace("_", " ")
+        return "in progress" if live and i == 0 else "not recorded yet"
+
     return {
         "id": detail.id,
         "campaign": screen.campaign,
@@ -251,14 +304,18 @@ def case_dict(screen: CaseScreen) -> dict[str, Any]:
         "owner": case.owner,
         "team": case.team,
         "skills": sorted(case.skills),
+        "timezone": zone.key,
+        "local_now": None if now is None else local(now),
         "contacts": [
             {
                 "at": c.dialed_at.isoformat(timespec="seconds"),
+                "at_local": local(c.dialed_at),
                 "outcome": c.outcome,
+                "outcome_label": outcome_label(i, c.outcome),
                 "talk_seconds": c.talk_seconds,
                 "collector": c.collector,
             }
-            for c in screen.contacts
+            for i, c in enumerate(screen.contacts)
         ],
         "promises": [
             {
@@ -269,7 +326,12 @@ def case_dict(screen: CaseScreen) -> dict[str, Any]:
             for p in screen.promises
         ],
         "notes": [
-            {"at": n.created_at.isoformat(timespec="seconds"), "kind": n.kind.value, "note": n.note}
+            {
+                "at": n.created_at.isoformat(timespec="seconds"),
+                "at_local": local(n.created_at),
+                "kind": n.kind.value,
+                "note": n.note,
+            }
             for n in screen.notes
         ],
     }

@@ -5,44 +5,64 @@ transaction.
 - promise to pay: amount > 0 and <= the balance; date not before the debtor's today and at
   most the campaign's `max_promise_days` ahead. The case becomes `promised` and is not
   dialed again before the day after the promised date.
-- callback: a time in the future (a time without zone is the debtor's local time), within
-  the profile's calling hours in every zone the debtor may be in; the case is next dialed
-  then.
+- callback: a time in the future (a time without zone is the debtor's local time) at which
+  the dialer would be allowed to call the case: the campaign's compliance profile at that
+  instant, the call being dispositioned counted (dialer.web.callback_check). A refusal
+  names the rule and the next allowed time; the case is next dialed then.
 - dispute / cease communication: the case is flagged (and so never dialed again), with an
   audit record.
 - refused, wrong party, note: recorded as they are.
 
-Only the collector the call was routed to records it, once the call has ended.
+Only the collector the call was routed to records it, once the call has ended. A refusal
+lists every problem found (DispositionRefused), not only the first.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from dialer.compliance import InvalidTimeZoneError, Profile, resolve_zones
-from dialer.domain.model import CaseStatus, NumberType
+from dialer.compliance import debtor_zones
+from dialer.domain.model import CaseStatus
 from dialer.logs import event
 from dialer.store.cases_repo import CaseRepository
 from dialer.store.followup_repo import FollowupRepository
 from dialer.store.history_repo import AuditRepository, DispositionRepository
 from dialer.store.records import CaseDetail, DispositionKind
 from dialer.store.web_repo import WebRepository
+from dialer.web import callback_check, local_time
+from dialer.web.callback_check import DispositionRefused
 from dialer.web.collector_ops import collector_id_of
 from dialer.web.context import Principal, WebContext, WebError
 
 log = logging.getLogger(__name__)
 
-MAX_CALLBACK_DAYS = 90
 Kind = Literal[
     "promise_to_pay", "callback", "refused", "wrong_party", "dispute", "cease_communication", "note"
 ]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+def needs(kind: str | None, given: Mapping[str, Any]) -> list[str]:
+    """What a disposition of `kind` lacks among the `given` fields (every one of them)."""
+    missing = []
+    if kind == "promise_to_pay":
+        if given.get("amount") in (None, ""):
+            missing.append("a promise to pay needs an amount")
+        if given.get("promise_date") in (None, ""):
+            missing.append("a promise to pay needs a date")
+    elif kind == "callback" and given.get("callback_at") in (None, ""):
+        missing.append("a callback needs a time")
+    elif kind == "note" and not str(given.get("note") or "").strip():
+        missing.append("a note needs text")
+    return missing
 
 
 class DispositionIn(BaseModel):
@@ -62,73 +82,49 @@ class DispositionIn(BaseModel):
 
     @model_validator(mode="after")
     def _needs(self) -> DispositionIn:
-        if self.kind == "promise_to_pay" and (self.amount is None or self.promise_date is None):
-            raise ValueError("a promise to pay needs an amount and a date")
-        if self.kind == "callback" and self.callback_at is None:
-            raise ValueError("a callback needs a time")
-        if self.kind == "note" and not self.note:
-            raise ValueError("a note needs text")
+        missing = needs(self.kind, self.model_dump())
+        if missing:
+            raise ValueError("; ".join(missing))
         return self
-
-
-def debtor_zones(detail: CaseDetail, profile: Profile) -> tuple[ZoneInfo, ...]:
-    """Every zone the debtor may be in (the case's, else the number's, else the profile's)."""
-    numbers = detail.case.numbers
-    debtor = [n for n in numbers if n.type is NumberType.DEBTOR] or list(numbers)
-    e164 = debtor[0].e164 if debtor else ""
-    defaults = profile.calling_hours.default_timezones
-    try:
-        zones = resolve_zones(detail.case.timezone, e164, defaults)
-    except InvalidTimeZoneError:
-        zones = resolve_zones(None, e164, defaults)
-    return zones or tuple(ZoneInfo(z) for z in defaults)
 
 
 def check_promise(
     data: DispositionIn, detail: CaseDetail, today: date, max_days: int
 ) -> tuple[Decimal, date]:
+    """The amount and date, or DispositionRefused with every problem of the two."""
     assert data.amount is not None and data.promise_date is not None
+    errors = []
     balance = detail.case.balance
     if data.amount > balance:
-        raise WebError(422, f"amount must not exceed the balance ({balance} {detail.currency})")
+        errors.append(f"amount must not exceed the balance ({balance} {detail.currency})")
     if data.promise_date < today:
-        raise WebError(422, f"promise date must not be in the past (debtor's today: {today})")
+        errors.append(f"promise date must not be in the past (debtor's today: {today})")
     latest = today + timedelta(days=max_days)
     if data.promise_date > latest:
-        raise WebError(
-            422, f"promise date must be within {max_days} days (by {latest.isoformat()})"
-        )
+        errors.append(f"promise date must be within {max_days} days (by {latest.isoformat()})")
+    if errors:
+        raise DispositionRefused(errors)
     return data.amount, data.promise_date
 
 
-def check_callback(
-    at: datetime, zones: tuple[ZoneInfo, ...], profile: Profile, now: datetime
-) -> datetime:
-    """The callback time as aware UTC, if the profile allows a call then."""
-    try:
-        if at.tzinfo is None or at.utcoffset() is None:
-            at = at.replace(tzinfo=zones[0])
-        at = at.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise WebError(422, "callback time is out of range") from None
-    if at <= now:
-        raise WebError(422, "callback time must be in the future")
-    if at > now + timedelta(days=MAX_CALLBACK_DAYS):
-        raise WebError(422, f"callback time must be within {MAX_CALLBACK_DAYS} days")
-    hours = profile.calling_hours
-    for zone in zones:
-        local = at.astimezone(zone)
-        if not hours.start <= local.time() < hours.end:
-            raise WebError(
-                422,
-                f"callback at {local:%H:%M} {zone.key} is outside the calling hours "
-                f"{hours.start:%H:%M}-{hours.end:%H:%M} of profile {profile.label}",
-            )
-    return at
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A recorded disposition; a callback's time in UTC and the debtor's zone."""
+
+    id: int
+    callback_at: datetime | None
+    zone: ZoneInfo
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": self.id}
+        if self.callback_at is not None:
+            body["callback_at"] = self.callback_at.isoformat()
+            body |= local_time.fields("callback", self.callback_at, self.zone)
+        return body
 
 
-async def record(ctx: WebContext, who: Principal, case_id: int, data: DispositionIn) -> int:
-    """Validate and store the disposition of the call last routed to `who`; returns its id."""
+async def record(ctx: WebContext, who: Principal, case_id: int, data: DispositionIn) -> Recorded:
+    """Validate and store the disposition of the call last routed to `who`."""
     collector_id = collector_id_of(who)
     routed = ctx.hub.routed.get(collector_id)
     if routed is None or routed.case_id != case_id:
@@ -147,14 +143,22 @@ async def record(ctx: WebContext, who: Principal, case_id: int, data: Dispositio
         attempt_id = await WebRepository(db).attempt_id(routed.call_id)
     if detail is None:
         raise WebError(404, f"no case {case_id}")
-    zones = debtor_zones(detail, profile)
+    zone = debtor_zones(detail.case, profile)[0]
     amount = promise_date = callback_at = None
     if kind is DispositionKind.PROMISE_TO_PAY:
-        today = now.astimezone(zones[0]).date()
+        today = now.astimezone(zone).date()
         amount, promise_date = check_promise(data, detail, today, campaign.max_promise_days)
     elif kind is DispositionKind.CALLBACK:
         assert data.callback_at is not None
-        callback_at = check_callback(data.callback_at, zones, profile, now)
+        # The store lacks the call just made only if its write was lost: count it anyway.
+        current = (
+            None
+            if attempt_id is not None
+            else callback_check.current_call(detail, routed.bridged_at)
+        )
+        callback_at, zone = await callback_check.check(
+            ctx, detail, profile, data.callback_at, now, current
+        )
     async with ctx.sessions() as db, db.begin():
         cases = CaseRepository(db)
         disposition_id = await DispositionRepository(db).add(
@@ -170,7 +174,7 @@ async def record(ctx: WebContext, who: Principal, case_id: int, data: Dispositio
         )
         if promise_date is not None:
             await cases.set_status(case_id, CaseStatus.PROMISED)
-            after = datetime.combine(promise_date + timedelta(days=1), time(), zones[0])
+            after = datetime.combine(promise_date + timedelta(days=1), time(), zone)
             await cases.set_next_attempt(case_id, after.astimezone(UTC))
             await FollowupRepository(db).set(case_id, "promise", after.astimezone(UTC))
         elif callback_at is not None:
@@ -196,4 +200,4 @@ async def record(ctx: WebContext, who: Principal, case_id: int, data: Dispositio
         kind=kind.value,
         user=who.username,
     )
-    return disposition_id
+    return Recorded(disposition_id, callback_at, zone)

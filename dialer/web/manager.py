@@ -1,6 +1,8 @@
 """The manager's page: each of their campaigns with live figures (refreshed every few
-seconds by htmx), start/pause, the pacing form, the latest pacing decisions and the audit
-log. Changes apply to the running engine at once and are audited."""
+seconds by htmx), start/pause, the pacing form with a warning in plain words when the
+pacing in force is risky (dialer.web.pacing_checks), the latest pacing decisions (a plain
+sentence each, the pacer's record one click away) and the audit log. Changes apply to the
+running engine at once and are audited."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from dialer.web import campaign_ops
+from dialer.web import campaign_ops, pacing_checks
 from dialer.web.context import (
     Principal,
     WebContext,
@@ -48,10 +50,13 @@ async def manager_page(
     campaigns = []
     for name in ctx.visible_campaigns(who):
         panel = await _panel(ctx, name)
+        pacing = campaign_ops.current_pacing(ctx, name)
+        verdict = campaign_ops.cap_verdict(ctx, name)
         campaigns.append(
             {
                 "name": name,
-                "pacing": campaign_ops.current_pacing(ctx, name),
+                "pacing": pacing,
+                "warnings": pacing_checks.warnings(ctx, name, pacing, verdict),
                 "audit": await campaign_ops.audit(ctx, name, 10),
                 "profile": ctx.dialer.profiles[name].label,
                 **panel,

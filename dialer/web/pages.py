@@ -127,7 +127,7 @@ async def case_page(
     screen = await collector_ops.case_screen(ctx, who, case_id)
     return render(
         ctx, request, "case.html", who, title=f"Case {case_id}",
-        case=collector_ops.case_dict(screen),
+        case=collector_ops.case_view(ctx, screen),
     )  # fmt: skip
 
 

@@ -5,7 +5,9 @@ A stream starts with the current state (so a page never misses what happened bet
 rendering and the connection), then relays the events hub's messages for that collector,
 with a comment line as keep-alive. It ends when the client goes away or the daemon stops.
 The console renders messages as HTML fragments for htmx's SSE extension; the API sends
-JSON (`GET /api/v1/me/events`).
+JSON (`GET /api/v1/me/events`). A stream may also be given a `poll` (called at the start
+and then every half second, while the stream is quiet too) for what changes without a
+hub message: the campaign banner (dialer.web.banner), sent as a `campaign` event.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from dialer.web import collector_ops
+from dialer.web.banner import Banner, BannerWatch
 from dialer.web.context import Principal, WebContext, WebError
 from dialer.web.events_hub import HubMessage
 
@@ -28,6 +31,8 @@ RETRY_MS = 3000
 
 # Turns a hub message (None: the stream's start) into (event name, data) pairs.
 Renderer = Callable[[HubMessage | None], Awaitable[list[tuple[str, str]]]]
+# Events for what changed since its last call (empty: nothing did).
+Poll = Callable[[], list[tuple[str, str]]]
 
 
 def format_event(name: str, data: str) -> str:
@@ -36,10 +41,12 @@ def format_event(name: str, data: str) -> str:
     return f"event: {name}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
 
 
-async def relay(ctx: WebContext, collector_id: str, render: Renderer) -> AsyncIterator[str]:
+async def relay(
+    ctx: WebContext, collector_id: str, render: Renderer, poll: Poll | None = None
+) -> AsyncIterator[str]:
     yield f"retry: {RETRY_MS}\n\n"
     with ctx.hub.subscription(collector_id) as queue:
-        for name, data in await render(None):
+        for name, data in await render(None) + (poll() if poll else []):
             yield format_event(name, data)
         quiet_since = time.monotonic()
         while not ctx.dialer.stopping:
@@ -47,31 +54,45 @@ async def relay(ctx: WebContext, collector_id: str, render: Renderer) -> AsyncIt
                 async with asyncio.timeout(POLL):
                     message = await queue.get()
             except TimeoutError:
-                if time.monotonic() - quiet_since >= KEEP_ALIVE:
+                polled = poll() if poll else []
+                for name, data in polled:
+                    yield format_event(name, data)
+                if polled:
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since >= KEEP_ALIVE:
                     quiet_since = time.monotonic()
                     yield ": keep-alive\n\n"
                 continue
             if message is None:
                 break
             quiet_since = time.monotonic()
-            for name, data in await render(message):
+            for name, data in await render(message) + (poll() if poll else []):
                 yield format_event(name, data)
 
 
 def stream(
-    request: Request, ctx: WebContext, who: Principal, render: Renderer
+    request: Request, ctx: WebContext, who: Principal, render: Renderer, poll: Poll | None = None
 ) -> StreamingResponse:
     collector_id = collector_ops.collector_id_of(who)
     ctx.hub.track(collector_id)
     return StreamingResponse(
-        relay(ctx, collector_id, render),
+        relay(ctx, collector_id, render, poll),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
+def campaign_of(ctx: WebContext, collector_id: str) -> Callable[[], str | None]:
+    def campaign() -> str | None:
+        found = ctx.locate(collector_id)
+        return None if found is None else found[0]
+
+    return campaign
+
+
 def json_stream(request: Request, ctx: WebContext, who: Principal) -> StreamingResponse:
-    """The API's stream: `state` with the collector's view, `call` with the case."""
+    """The API's stream: `state` with the collector's view, `call` with the case,
+    `campaign` when the collector's campaign stops or resumes dialing (and why)."""
 
     async def render(message: HubMessage | None) -> list[tuple[str, str]]:
         if message is not None and message.kind in ("call", "ended"):
@@ -79,10 +100,17 @@ def json_stream(request: Request, ctx: WebContext, who: Principal) -> StreamingR
             if message.kind == "call":
                 try:
                     screen = await collector_ops.case_screen(ctx, who, int(data["case_id"]))
-                    data["case"] = collector_ops.case_dict(screen)
+                    data["case"] = collector_ops.case_view(ctx, screen)
                 except WebError:
                     data["case"] = None
             return [(message.kind, json.dumps(data))]
         return [("state", json.dumps(collector_ops.view(ctx, who).as_dict()))]
 
-    return stream(request, ctx, who, render)
+    def banner_json(banner: Banner | None, campaign: str | None) -> str:
+        if banner is None:
+            return json.dumps({"campaign": campaign, "dialing": campaign is not None})
+        return json.dumps(banner.as_dict())
+
+    collector_id = collector_ops.collector_id_of(who)
+    watch = BannerWatch(ctx, campaign_of(ctx, collector_id), banner_json)
+    return stream(request, ctx, who, render, watch)
