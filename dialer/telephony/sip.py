@@ -183,8 +183,8 @@ class SipTrunk:
 
     @property
     def registered(self) -> bool:
-        """Usable: started, registered if it registers, and its breaker not open."""
-        if self._ua is None or (self._health is not None and not self._health.breaker.up):
+        """Started, and registered if it registers (the breaker is `down_reason`'s)."""
+        if self._ua is None:
             return False
         return self._registration.registered if self._registration is not None else True
 

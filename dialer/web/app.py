@@ -186,7 +186,7 @@ def create_app(dialer: DialerFacade) -> FastAPI:
         """200 while every campaign dials or is not dialing on purpose (paused, outside
         its window, nothing to call...); 503 when one should dial and cannot, or the trunk
         or the store is down. `dialing` says per campaign which, and why."""
-        trunk_ok = dialer.trunk_registered
+        trunk_ok = dialer.trunk_registered and dialer.trunk_problem is None
         store_problem = dialer.store_problem
         campaigns = dialer.health()
         ok = trunk_ok and store_problem is None and not any(h.fault for h in campaigns.values())

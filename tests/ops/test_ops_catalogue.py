@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from dialer.metrics import HOPPER_EMPTY_REASONS, Metrics
 from dialer.metrics.catalogue import NOTES, UNITS, catalogue, exported_names, render
 
-ALLOWED_LABELS = {"campaign", "outcome", "state", "reason", "command", "operation"}
+ALLOWED_LABELS = {"campaign", "outcome", "state", "reason", "command", "operation", "trunk"}
 
 
 def test_committed_catalogue_is_generated_from_the_code() -> None:

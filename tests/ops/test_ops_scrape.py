@@ -45,6 +45,7 @@ LABEL_VALUES: dict[str, set[str]] = {
     | {r.value for r in Reason}
     | {"unknown", "store_unavailable"},
     "command": {"originate", "bridge", "play", "cancel", "hangup"},
+    "trunk": {"sip", "simulated"},  # the trunk's kind: one per daemon
     "version": {__version__},
 }
 
