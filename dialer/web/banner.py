@@ -13,13 +13,27 @@ a poll of the manager's click.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from dialer.web.context import WebContext
+from dialer.web.facade import CampaignHealth
 
 ABOUT_COLLECTORS = frozenset({"no_collectors", "no_collectors_ready"})
+HEALTH_TTL = 0.25  # seconds one health verdict serves every stream (not one per stream)
+_health: dict[int, tuple[float, Mapping[str, CampaignHealth]]] = {}
+
+
+def health_now(ctx: WebContext) -> Mapping[str, CampaignHealth]:
+    """The daemon's health verdict, shared by every stream polling within HEALTH_TTL."""
+    key, now = id(ctx.dialer), time.monotonic()
+    cached = _health.get(key)
+    if cached is None or now - cached[0] >= HEALTH_TTL:
+        cached = (now, ctx.dialer.health())
+        _health[key] = cached
+    return cached[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +67,7 @@ def banner_for(ctx: WebContext, campaign: str | None) -> Banner | None:
     """The banner for a collector in `campaign` (None: dialing, or not in a campaign)."""
     if campaign is None:
         return None
-    health = ctx.dialer.health().get(campaign)
+    health = health_now(ctx).get(campaign)
     if health is None:
         return None
     reasons = tuple(

@@ -182,7 +182,7 @@ def cap_verdict(ctx: WebContext, name: str) -> dict[str, Any]:
         if pacing.mode in ("preview", "progressive"):
             reason = f"{what} never dials more calls than ready collectors"
         else:
-            reason = f"{what} asks for no call beyond the {collectors} collectors logged in"
+            reason = f"{what} asks for no call beyond the {_n(collectors, 'collector')} logged in"
         return {"clamped": False, "reason": reason, "covered": covered, "asks": 0}
     if pacing.mode == "predictive":
         clamped = covered == 0
@@ -199,16 +199,22 @@ def cap_verdict(ctx: WebContext, name: str) -> dict[str, Any]:
             else "to one call per ready collector"
         )
         reason = (
-            f"{what} may put up to {ask} calls beyond the {collectors} collectors in flight; "
+            f"{what} may put up to {_n(ask, 'call')} beyond the {_n(collectors, 'collector')} "
+            "in flight; "
             f"{budget}: accepted clamped, the abandon-cap guard holds it {holds} while the "
             "budget is short"
         )
     else:
         reason = (
-            f"{what} may put up to {ask} calls beyond the {collectors} collectors in flight; "
+            f"{what} may put up to {_n(ask, 'call')} beyond the {_n(collectors, 'collector')} "
+            "in flight; "
             f"{budget}; the abandon-cap guard cuts it if the budget runs short"
         )
     return {"clamped": clamped, "reason": reason, "covered": covered, "asks": ask}
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 def decisions(ctx: WebContext, name: str, limit: int = 20) -> list[dict[str, Any]]:
