@@ -3,10 +3,11 @@
 Each leg owns one UDP socket (an `RtpEndpoint`); it only takes packets from the IP its far
 end's SDP named (or, with `rtp_symmetric`, from the first source it hears, for NAT).
 Bridging points the two endpoints at
-each other: a packet arriving on one is sent, byte for byte, from the other to that leg's
-far end (only the addressing changes: PCMU payload, SSRC, sequence and timestamp pass
-through untouched). An unbridged collector leg is fed PCMU silence every 20 ms from a
-single loop timer, so the phone hears silence, not a dead line. Nothing here goes through
+each other: a packet arriving on one is sent from the other to that leg's far end, its
+PCMU payload untouched and its header carried on in that leg's own stream (one SSRC per
+leg for the whole call, sequence and timestamp continuing: rtp_packet.RtpStream.relay).
+An unbridged collector leg is fed PCMU silence every 20 ms from a single loop timer, so
+the phone hears silence, not a dead line. Nothing here goes through
 pyVoIP's audio API, which converts to 8-bit linear PCM and audibly degrades speech.
 
 A far end that put us on hold (its SDP says sendonly or inactive, or c=0.0.0.0) gets no
@@ -39,7 +40,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.latched = False  # symmetric: `remote` is where the far end's RTP came from
         self.sending = True  # false while the far end refuses our media (on hold)
         self.rtcp: RtcpEndpoint | None = None
-        self.reception = ReceptionStats()  # the far end's stream, while not bridged
+        self.reception = ReceptionStats()  # the far end's stream, for our RTCP reports
         self.originated_at: float | None = None  # when we last sent a packet of our own
         self.received = 0
         self.last_received_at: float | None = None  # monotonic: for dead-call detection
@@ -59,13 +60,14 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         elif remote is None or addr[0] != remote[0]:
             return  # not from the far end's media address: nobody injects into a bridge
         self.received += 1
-        self.last_received_at = time.monotonic()
+        now = time.monotonic()
+        self.last_received_at = now
+        self.reception.rtp(data, now)  # for our own RTCP reports, bridged or not
         peer = self.peer
-        if peer is None:
-            self.reception.rtp(data, time.monotonic())  # for our own RTCP reports
-        elif peer.sending and peer.remote is not None and peer.transport is not None:
-            peer.transport.sendto(data, peer.remote)
+        if peer is not None and peer.sending and peer.remote is not None and peer.transport:
+            peer.transport.sendto(peer.stream.relay(data, now), peer.remote)
             peer.sent += 1
+            peer.originated_at = now
             if peer.first_forward_at is None:
                 peer.first_forward_at = asyncio.get_running_loop().time()
 
@@ -177,6 +179,8 @@ class RtpForwarder:
         self.unbridge(collector)
         debtor.peer = collector
         collector.peer = debtor
+        debtor.stream.end_relay()
+        collector.stream.end_relay()
         collector.first_forward_at = None
         self._idle.discard(collector)
 
@@ -185,9 +189,6 @@ class RtpForwarder:
         endpoint.peer = None
         if peer is not None:
             peer.peer = None
-            # our own reports start over: what was relayed while bridged was not counted
-            endpoint.reception = ReceptionStats()
-            peer.reception = ReceptionStats()
         for leg in (endpoint, peer):
             if leg is not None and leg in self._collectors and leg not in self._idle:
                 leg.stream.marker = True  # silence resumes: a new talkspurt for the phone

@@ -1,6 +1,13 @@
-"""RTP packets we originate ourselves (silence on idle collector legs, the safe-harbor file).
+"""The RTP stream each leg's far end hears from us: silence on idle collector legs, the
+safe-harbor file, and the other side's packets while bridged (`RtpStream.relay`).
 
-Forwarded packets are never built here: the forwarder passes the far end's bytes through.
+One leg, one stream for its whole life: one SSRC, sequence numbers and timestamps that
+never jump back. A bridge does not hand the far end the other phone's stream as it is:
+baresip 1.0's jitter buffer (and others) keep the first SSRC's sequence space and drop
+every packet "older" than it, so a collector switched from our silence to a debtor's RTP
+heard nothing about half the time (tests/telephony/test_interop_baresip.py). The relay
+rewrites only the header (SSRC, sequence and timestamp offset into this stream, marker on
+the switch); the payload passes through untouched.
 """
 
 from __future__ import annotations
@@ -45,6 +52,9 @@ class RtpStream:
         self.packets = 0  # sent so far, for RTCP sender reports
         self.octets = 0  # payload octets sent so far
         self.samples = SAMPLES_PER_PACKET  # duration of the last packet, in samples
+        self._relayed_ssrc: int | None = None  # the source `relay` carries on, and its shifts
+        self._sequence_shift = 0
+        self._timestamp_shift = 0
 
     def packet(
         self, payload: bytes, now: float | None = None, samples: int = SAMPLES_PER_PACKET
@@ -67,3 +77,37 @@ class RtpStream:
         if now is not None:
             self.last_sent = now
         return data
+
+    def relay(self, packet: bytes, now: float) -> bytes:
+        """Another stream's packet, carried on in this one: same payload, our SSRC, its
+        sequence and timestamp shifted to continue ours (its own gaps and reordering kept)."""
+        if len(packet) < _HEADER.size:
+            return packet
+        first, second, sequence, timestamp, ssrc = _HEADER.unpack_from(packet)
+        if ssrc != self._relayed_ssrc:  # a new source: start it where our stream is now
+            if self.last_sent is not None and now - self.last_sent > 0.1:
+                gap = round((now - self.last_sent) / PACKET_INTERVAL) - 1
+                self.timestamp = (self.timestamp + gap * self.samples) & 0xFFFFFFFF
+            self._relayed_ssrc = ssrc
+            self._sequence_shift = (self.sequence - sequence) & 0xFFFF
+            self._timestamp_shift = (self.timestamp - timestamp) & 0xFFFFFFFF
+            second |= 0x80  # a new talkspurt for the far end's playout
+        out_sequence = (sequence + self._sequence_shift) & 0xFFFF
+        out_timestamp = (timestamp + self._timestamp_shift) & 0xFFFFFFFF
+        if ((out_sequence - self.sequence) & 0xFFFF) < 0x8000:  # not a late, reordered one
+            self.sequence = (out_sequence + 1) & 0xFFFF
+            self.timestamp = (out_timestamp + SAMPLES_PER_PACKET) & 0xFFFFFFFF
+        self.packets += 1
+        self.octets += len(packet) - _HEADER.size
+        self.last_sent = now
+        self.marker = False
+        # CSRC count, extension and padding flags are kept from the first byte
+        return (
+            _HEADER.pack(first, second, out_sequence, out_timestamp, self.ssrc)
+            + packet[_HEADER.size :]
+        )
+
+    def end_relay(self) -> None:
+        """The bridge ended: the next relayed source, if any, starts afresh."""
+        self._relayed_ssrc = None
+        self.marker = True

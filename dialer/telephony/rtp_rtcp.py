@@ -3,11 +3,11 @@
 Each RTP socket has an RTCP socket on the next (odd) port, bound with it, so a far end's
 reports never draw an ICMP port unreachable. What it does depends on the leg:
 
-- bridged: the relay is an RTP translator that changes no SSRC (RFC 3550 7.2), so RTCP is
-  passed through like RTP: each far end's reports go to the other far end unchanged, and
-  each phone reads reports about the stream it actually sends;
-- not bridged (an idle collector hearing our silence, a debtor hearing the safe harbor or
-  waiting for a collector): we are the far end's peer, so every ~5 s (RFC 3550's minimum,
+Every leg's far end hears one stream from us for the whole call (rtp_packet: the relay
+carries the other side's packets on in it), so we are its RTCP peer whether bridged or
+not (an RTP mixer's position, RFC 3550 7.1, without mixing: one source at a time). The far
+end's reports are read, not passed on (they describe our stream, which the other phone
+never sees), and every ~5 s (RFC 3550's minimum,
   randomised 0.5-1.5x, the first after half of it) we send a compound SR (when we sent RTP
   since the last report) or RR, with a report block on the far end's stream (loss, highest
   sequence, jitter, LSR/DLSR from its last SR) and an SDES CNAME.
@@ -190,7 +190,6 @@ class RtcpEndpoint(asyncio.DatagramProtocol):
         self.latched = False
         self.received = 0
         self.sent = 0
-        self.forwarded = 0
         self._sent_packets_at_report = 0
         self._timer: asyncio.TimerHandle | None = None
 
@@ -210,11 +209,6 @@ class RtcpEndpoint(asyncio.DatagramProtocol):
         elif rtp.remote is None or addr[0] != rtp.remote[0]:
             return  # only from the far end's media address, like RTP
         self.received += 1
-        peer = rtp.peer
-        if peer is not None:  # bridged: the other far end reads it (translator, 7.2)
-            if peer.rtcp is not None:
-                peer.rtcp.forward(data)
-            return
         now = time.monotonic()
         for kind, _ssrc, packet in packets(data):
             if kind == SR and len(packet) >= 16:
@@ -224,11 +218,6 @@ class RtcpEndpoint(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         pass  # a far end without RTCP: nothing to do about it
 
-    def forward(self, data: bytes) -> None:
-        if self.transport is not None and self.remote is not None:
-            self.transport.sendto(data, self.remote)
-            self.forwarded += 1
-
     def _schedule(self, first: bool = False) -> None:
         interval = RTCP_INTERVAL * (0.5 if first else 1.0) * random.uniform(0.5, 1.5)
         self._timer = asyncio.get_running_loop().call_later(interval, self._report)
@@ -236,8 +225,8 @@ class RtcpEndpoint(asyncio.DatagramProtocol):
     def _report(self) -> None:
         self._schedule()
         rtp = self.rtp
-        if self.transport is None or self.remote is None or rtp.peer is not None:
-            return  # no far end yet, or bridged (the far ends report to each other)
+        if self.transport is None or self.remote is None:
+            return  # no far end yet
         # (a held stream still gets RTCP: direction does not apply to it, RFC 3264 5.1)
         now = time.monotonic()
         stream = rtp.stream

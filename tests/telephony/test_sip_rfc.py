@@ -53,6 +53,17 @@ def sdp_version(body: bytes) -> int:
     return int(match.group(1))
 
 
+def tagged(source: int, seq: int) -> bytes:
+    """A packet whose payload says who sent it and its number: the relay rewrites headers
+    (each leg's own SSRC), never payloads."""
+    return rtp(source, seq, bytes([source]) + seq.to_bytes(2, "big") + b"\xd5" * 157)
+
+
+def tags(packets: list[bytes]) -> list[tuple[int, int]]:
+    """(source, number) of the relayed packets among `packets` (not our silence)."""
+    return [(p[12], int.from_bytes(p[13:15], "big")) for p in packets if p[12:] != b"\xff" * 160]
+
+
 def sequences(packets: list[bytes], ssrc: int) -> list[int]:
     return [RtpHeader.parse(p).sequence for p in packets if RtpHeader.parse(p).ssrc == ssrc]
 
@@ -166,26 +177,26 @@ async def test_relay_sends_nothing_to_a_debtor_who_holds(
     agent_leg = ("127.0.0.1", trunk.collector_rtp_port("alice") or 0)
     debtor_leg = ("127.0.0.1", trunk.call_rtp_port("c1") or 0)
 
-    debtor.send(rtp(0xD, 1), debtor_leg)  # bridged: the first packet goes through
-    await wait_until(lambda: any(RtpHeader.parse(p).ssrc == 0xD for p in drain(phone)))
-    phone.send(rtp(0xA, 1), agent_leg)
-    assert RtpHeader.parse((await debtor.next())[0]).ssrc == 0xA
+    debtor.send(tagged(0xD, 1), debtor_leg)  # bridged: the first packet goes through
+    await wait_until(lambda: (0xD, 1) in tags(drain(phone)))
+    phone.send(tagged(0xA, 1), agent_leg)
+    assert tags([(await debtor.next())[0]]) == [(0xA, 1)]
 
     held = await debtor_dialog.reinvite(sdp(debtor.port, "sendonly", 2))
     assert sdp_direction(held.body_bytes) == "recvonly"
     stats_before = trunk.stats.rtp_received
     for seq in range(2, 52):  # the collector talks while the debtor holds
-        phone.send(rtp(0xA, seq), agent_leg)
+        phone.send(tagged(0xA, seq), agent_leg)
     await wait_until(lambda: trunk.stats.rtp_received >= stats_before + 50)
     resumed = await debtor_dialog.reinvite(sdp(debtor.port, "sendrecv", 3))
     assert sdp_direction(resumed.body_bytes) == "sendrecv"
-    phone.send(rtp(0xA, 52), agent_leg)
+    phone.send(tagged(0xA, 52), agent_leg)
     heard = [(await debtor.next())[0]]
     heard += drain(debtor)
     # same socket pair on loopback keeps order: had any held packet gone out, it came first
-    assert sequences(heard, 0xA) == [52]
-    debtor.send(rtp(0xD, 2), debtor_leg)  # the other way was never held
-    await wait_until(lambda: 2 in sequences(drain(phone), 0xD))
+    assert tags(heard) == [(0xA, 52)]
+    debtor.send(tagged(0xD, 2), debtor_leg)  # the other way was never held
+    await wait_until(lambda: (0xD, 2) in tags(drain(phone)))
     await hang_up(trunk, events, far_end, "c1")
     await log_out(trunk, far_end, "alice")
 
@@ -351,11 +362,13 @@ async def test_rtcp_port_is_open_and_receiver_reports_come_back(
             transport.close()
 
 
-async def test_rtcp_passes_through_a_bridge(
+async def test_bridged_each_phone_gets_our_reports_on_the_stream_it_hears(
     trunks: TrunkFactory, far_end: FarEnd, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Bridged, the relay changes no SSRC, so each phone's RTCP goes to the other phone
-    unchanged (an RTP translator, RFC 3550 7.2)."""
+    """Bridged, each phone hears one stream from us (its leg's SSRC, the other side's audio
+    carried on in it), so we report to it: an SR from that SSRC with a report block on the
+    stream it sends us. The other phone's reports describe a stream it never hears from
+    us: they are read, not passed on."""
     monkeypatch.setattr(rtp_rtcp, "RTCP_INTERVAL", 0.1)
     debtor, debtor_rtcp, transports = await open_rtp_pair()
     phone, phone_rtcp, more = await open_rtp_pair()
@@ -373,17 +386,27 @@ async def test_rtcp_passes_through_a_bridge(
         debtor_leg = trunk.call_rtp_port("c1") or 0
         agent_leg = trunk.collector_rtp_port("alice") or 0
         assert debtor_rtcp.transport is not None and phone_rtcp.transport is not None
+        for seq in range(500, 530):
+            debtor.send(rtp(0xD0, seq), ("127.0.0.1", debtor_leg))
+            phone.send(rtp(0xA0, seq + 1000), ("127.0.0.1", agent_leg))
+        debtor_report = sender_report(0xD0, time.time())
+        debtor_rtcp.transport.sendto(debtor_report, ("127.0.0.1", debtor_leg + 1))
+        phone_rtcp.transport.sendto(sender_report(0xA0, time.time()), ("127.0.0.1", agent_leg + 1))
+        heard_by_phone = RtpHeader.parse((await phone.next())[0]).ssrc
 
-        async def arrives(peer: RtcpPeer, data: bytes) -> None:
-            while await peer.packets.get() != data:  # (our reports from before the bridge)
-                pass
+        async def report_on(peer: RtcpPeer, ssrc: int, highest: int) -> bytes:
+            while True:
+                data = await peer.packets.get()
+                assert data != debtor_report  # never relayed
+                _, blocks = report_blocks(data)
+                if any(b[0] == ssrc and b[1] == highest for b in blocks):
+                    return data
 
-        report = sender_report(0xD0, time.time())
-        debtor_rtcp.transport.sendto(report, ("127.0.0.1", debtor_leg + 1))
-        await asyncio.wait_for(arrives(phone_rtcp, report), 5)
-        answer = sender_report(0xA0, time.time())
-        phone_rtcp.transport.sendto(answer, ("127.0.0.1", agent_leg + 1))
-        await asyncio.wait_for(arrives(debtor_rtcp, answer), 5)
+        to_debtor = await asyncio.wait_for(report_on(debtor_rtcp, 0xD0, 529), 5)
+        to_phone = await asyncio.wait_for(report_on(phone_rtcp, 0xA0, 1529), 5)
+        assert struct.unpack_from("!I", to_phone, 4)[0] == heard_by_phone  # from its stream
+        assert report_blocks(to_phone)[0] == 200  # a sender report: we send it the debtor
+        assert struct.unpack_from("!I", to_debtor, 4)[0] != heard_by_phone  # one SSRC a leg
         await hang_up(trunk, events, far_end, "c1")
         await log_out(trunk, far_end, "alice")
     finally:
@@ -610,15 +633,21 @@ def test_report_blocks_count_loss_across_a_sequence_wrap() -> None:
     assert stats.report_block(1002.0) is None  # nothing new: no block
 
 
-def test_unbridging_starts_our_reports_over() -> None:
-    """What was relayed while bridged was never counted, so it must not count as lost."""
+def test_reports_count_what_was_relayed_through_a_bridge() -> None:
+    """Bridged or not, we are each far end's RTCP peer: every packet it sent counts, so a
+    bridge is no gap of "lost" packets in our next report."""
     from dialer.telephony.rtp_forwarder import RtpEndpoint, RtpForwarder
 
     debtor, agent = RtpEndpoint(), RtpEndpoint()
-    agent.reception.rtp(rtp(0x99, 1), 1.0)
+    agent.remote = ("127.0.0.1", 40000)
+    agent.datagram_received(rtp(0x99, 1), ("127.0.0.1", 40000))
     forwarder = RtpForwarder()
     forwarder.bridge(debtor, agent)
+    for seq in range(2, 500):  # through the bridge (nowhere to go: the debtor has no far end)
+        agent.datagram_received(rtp(0x99, seq), ("127.0.0.1", 40000))
     forwarder.unbridge(debtor)
-    agent.reception.rtp(rtp(0x99, 500), 11.0)  # 498 packets went through the bridge
-    block = agent.reception.report_block(12.0)
-    assert block is not None and struct.unpack("!IIIIII", block)[1] == 0
+    agent.datagram_received(rtp(0x99, 500), ("127.0.0.1", 40000))
+    block = agent.reception.report_block(time.monotonic())
+    assert block is not None
+    _ssrc, lost, highest, *_ = struct.unpack("!IIIIII", block)
+    assert (lost & 0xFFFFFF, highest) == (0, 500)
