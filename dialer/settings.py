@@ -75,6 +75,34 @@ class DatabaseSettings(_Strict):
         return url
 
 
+class LoginThrottleSettings(_Strict):
+    """Failed logins are counted per account and per client address, each against its own
+    threshold: one collector's typing locks out that account only, never the site behind
+    the same address (docs/web.md "Accounts and access")."""
+
+    account_failures: int = Field(
+        default=5, ge=1, le=1000, description="failures within the window that lock one account"
+    )
+    address_failures: int = Field(
+        default=50,
+        ge=1,
+        le=100_000,
+        description="failures within the window, over all accounts, that lock one address",
+    )
+    window_seconds: float = Field(default=300.0, gt=0, le=86400)
+    lockout_seconds: float = Field(default=300.0, gt=0, le=86400)
+
+    @model_validator(mode="after")
+    def _address_above_account(self) -> LoginThrottleSettings:
+        if self.address_failures < self.account_failures:
+            raise ValueError(
+                f"address_failures ({self.address_failures}) must be at least "
+                f"account_failures ({self.account_failures}): one account's mistakes must "
+                "not lock out everyone at its address"
+            )
+        return self
+
+
 class WebSettings(_Strict):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -100,6 +128,7 @@ class WebSettings(_Strict):
         description="addresses/networks of reverse proxies whose X-Forwarded-For and "
         "X-Forwarded-Proto are believed; empty = nobody's",
     )
+    login_throttle: LoginThrottleSettings = Field(default_factory=LoginThrottleSettings)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -8,20 +8,18 @@ thing, 409 not in this state, 422 invalid input, 429 too many failed logins.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from dialer.store.web_repo import UserRepository
 from dialer.web import campaign_ops, collector_ops, dispositions, pacing_checks, sse
 from dialer.web.callback_check import DispositionRefused
 from dialer.web.campaign_ops import PacingIn
 from dialer.web.context import (
     Principal,
     WebContext,
-    WebError,
     admin,
     check_csrf,
     collector,
@@ -32,7 +30,6 @@ from dialer.web.context import (
 from dialer.web.dispositions import DispositionIn
 from dialer.web.login import log_in, log_out, set_session_cookie
 from dialer.web.my_callbacks import my_callbacks
-from dialer.web.users import UserError, UserExists, add_user
 
 router = APIRouter(prefix="/api/v1")
 CampaignName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -62,13 +59,6 @@ class PauseIn(_In):
 
 class RunningIn(_In):
     running: bool
-
-
-class UserIn(_In):
-    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{1,100}$")]
-    password: Annotated[str, StringConstraints(min_length=8, max_length=1000)]
-    role: Literal["collector", "manager", "admin"]
-    collector: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
 
 
 async def _changing(request: Request, who: Principal) -> Principal:
@@ -267,34 +257,6 @@ async def get_audit(
         {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "old": e.old, "new": e.new}
         for e in await campaign_ops.audit(ctx, name, limit)
     ]
-
-
-# ----- admins -------------------------------------------------------------------------------
-
-
-@router.get("/users", summary="Accounts (admins only)")
-async def get_users(ctx: Context, who: Admin) -> list[dict[str, Any]]:
-    async with ctx.sessions() as db:
-        users = await UserRepository(db).list_all()
-    return [
-        {"username": u.username, "role": u.role, "collector": u.collector, "team": u.team}
-        for u in users
-    ]
-
-
-@router.post("/users", status_code=201, summary="Create an account (admins only)")
-async def post_user(
-    ctx: Context, who: Annotated[Principal, Depends(changing_admin)], body: UserIn
-) -> dict[str, Any]:
-    try:
-        await add_user(
-            ctx.sessions, ctx.passwords, body.username, body.password, body.role, body.collector
-        )
-    except UserExists as exc:
-        raise WebError(409, str(exc)) from None
-    except UserError as exc:
-        raise WebError(422, str(exc)) from None
-    return {"username": body.username, "role": body.role}
 
 
 def _user(who: Principal) -> dict[str, Any]:

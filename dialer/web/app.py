@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dialer import __version__
 from dialer.logs import event
-from dialer.web import api, console, manager, pages
+from dialer.web import accounts_api, accounts_page, api, console, manager, pages
 from dialer.web.body_limits import BodyLimits
 from dialer.web.context import (
     STATIC_DIR,
@@ -170,10 +170,12 @@ def create_app(dialer: DialerFacade) -> FastAPI:
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(OperationalError, on_store_busy)
+    app.include_router(accounts_api.router)
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(console.router)
     app.include_router(manager.router)
+    app.include_router(accounts_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     allow = dialer.settings.web.metrics_allow
 

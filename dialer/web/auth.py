@@ -13,8 +13,10 @@ login throttling.
 - Every state-changing request carries the session's CSRF token, in the form field
   ``csrf_token`` or the header ``X-CSRF-Token``; the login form is protected with a
   short-lived signed cookie of its own (double submit).
-- After `max_failures` failed logins within `window` seconds for one username or one
-  client address, further attempts are refused for `lockout` seconds (HTTP 429).
+- `LoginThrottle` counts failed logins per key in a sliding window: after `max_failures`
+  within `window` seconds the key is refused for `lockout` seconds (HTTP 429).
+  dialer.web.throttle keeps one for accounts and one, with a higher threshold, for client
+  addresses.
 """
 
 from __future__ import annotations

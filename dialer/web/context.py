@@ -26,7 +26,6 @@ from dialer.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
     SESSION_COOKIE,
-    LoginThrottle,
     Passwords,
     Session,
     SessionSigner,
@@ -35,6 +34,7 @@ from dialer.web.auth import (
 )
 from dialer.web.events_hub import EventsHub
 from dialer.web.facade import CampaignHandle, DialerFacade
+from dialer.web.throttle import LoginThrottles
 
 log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -106,7 +106,7 @@ class WebContext:
     templates: Jinja2Templates
     signer: SessionSigner
     passwords: Passwords = field(default_factory=Passwords)
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    throttle: LoginThrottles = field(default_factory=LoginThrottles)
     pacing: dict[str, Pacing] = field(default_factory=dict)  # changed at run time
     wall: Callable[[], datetime] = wall_clock  # sessions' clock
 
@@ -179,6 +179,7 @@ def new_context(dialer: DialerFacade) -> WebContext:
         hub=EventsHub(lambda _cid: None),
         templates=templates,
         signer=SessionSigner(secret, web.session_max_age),
+        throttle=LoginThrottles.from_settings(web.login_throttle),
     )
     context.hub = EventsHub(context.locate)
     return context
@@ -190,8 +191,9 @@ def context_of(request: Request) -> WebContext:
 
 
 async def principal_or_none(request: Request) -> Principal | None:
-    """Who the session cookie names; None for no cookie, a bad signature, or a session the
-    store does not know, has revoked (logout, password change) or saw expire."""
+    """Who the session cookie names; None for no cookie, a bad signature, a session the
+    store does not know, has revoked (logout, password change) or saw expire, or an
+    account that is gone or disabled."""
     ctx = context_of(request)
     session = ctx.signer.read(request.cookies.get(SESSION_COOKIE))
     if session is None:
@@ -203,6 +205,8 @@ async def principal_or_none(request: Request) -> Principal | None:
             return None
         user = await UserRepository(db).get(stored.username)
         if user is None or fingerprint(user.password_hash) != session.fingerprint:
+            return None
+        if not user.enabled:
             return None
         if now - stored.last_seen_at >= SESSION_TOUCH_EVERY:
             try:

@@ -112,6 +112,17 @@ class EventsHub:
                     queue.get_nowait()
             queue.put_nowait(message)
 
+    def disconnect(self, collector_id: str) -> int:
+        """End this collector's open streams (their sessions were ended: a reconnect must
+        show its session again); returns how many there were."""
+        queues = self._subscribers.get(collector_id, set())
+        for queue in queues:
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(None)
+        return len(queues)
+
     def close(self) -> None:
         """The daemon is stopping: end every stream."""
         self.closed = True

@@ -11,7 +11,7 @@ from fastapi import Request, Response
 
 from dialer.logs import event
 from dialer.store.session_repo import SessionRepository
-from dialer.store.web_repo import UserRepository
+from dialer.store.web_repo import UserInfo, UserRepository
 from dialer.web.auth import SESSION_COOKIE
 from dialer.web.context import Principal, WebContext, WebError
 
@@ -38,21 +38,34 @@ async def log_in(
 ) -> tuple[Principal, str]:
     """Check the password and open a session; returns the principal and the cookie's value.
 
-    Refused with 429 while the username or the client address is throttled, 401 for a
-    wrong username or password (the same message for both)."""
+    Refused with 429 while the client's address or the account is throttled
+    (dialer.web.throttle), 401 for a wrong username or password (the same message for
+    both), 403 for a disabled account (said only to whoever knows its password)."""
     client = client_address(request)
-    keys = (f"user:{username.lower()}", f"addr:{client}")
-    wait = ctx.throttle.retry_after(keys)
-    if wait > 0:
-        raise WebError(429, f"too many failed logins; try again in {int(wait) + 1} s")
+    refusal = ctx.throttle.refusal(username, client)
+    if refusal is not None:
+        raise WebError(429, refusal)
     async with ctx.sessions() as db:
         user = await UserRepository(db).get(username)
     ok = await ctx.passwords.verify_async(user.password_hash if user else None, password)
     if user is None or not ok:
-        ctx.throttle.failed(keys)
+        ctx.throttle.failed(username, client)
         event(log, "web.login_failed", logging.WARNING, user=username, client=client)
         raise WebError(401, "wrong username or password")
-    ctx.throttle.succeeded(keys[:1])
+    ctx.throttle.succeeded(username)
+    if not user.enabled:
+        event(log, "web.login_disabled", logging.WARNING, user=user.username, client=client)
+        raise WebError(403, "this account is disabled; ask a manager")
+    who, token = await open_session(ctx, request, user)
+    event(log, "web.login", user=user.username, role=user.role, client=client)
+    return who, token
+
+
+async def open_session(
+    ctx: WebContext, request: Request, user: UserInfo, *, login: bool = True
+) -> tuple[Principal, str]:
+    """A new session of `user` from this client: a login (its time is recorded), or the
+    session a password change gives the browser that made it (`login=False`)."""
     token, session = ctx.signer.issue(user.password_hash)
     now = ctx.wall()
     async with ctx.sessions() as db, db.begin():
@@ -61,9 +74,10 @@ async def log_in(
             user.username,
             now,
             now + timedelta(seconds=ctx.signer.max_age),
-            mask_address(client),
+            mask_address(client_address(request)),
         )
-    event(log, "web.login", user=user.username, role=user.role, client=client)
+        if login:
+            await UserRepository(db).record_login(user.username, now)
     return Principal(user, session), token
 
 

@@ -55,6 +55,9 @@ PLAUSIBLE: dict[str, list[Any]] = {
     "target_abandon_rate": [0.01, 0.03, 0.029, 0.031, 0.5, 0, 1],
     "max_lines_per_collector": [1, 3, 10, 11, 0.5],
     "running": [True, False],
+    "enabled": [True, False, "true"],
+    "current_password": ["long enough pw", ""],
+    "ref": ["0123456789abcdef", "ZZ"],
     "reason": ["lunch", "break", "nap"],
     "campaign": ["c1", "c2", "zz", "../c1"],
     "username": ["x", "alice", "new.user"],
@@ -73,10 +76,18 @@ PAGE_FORMS = [
     ("POST", "/login"),
     ("GET", "/cases/{case_id}"),
     ("GET", "/manager/campaigns/{name}/panel"),
+    # Accounts ({name} is no account: the forms' refusals, not a change to a live account).
+    ("POST", "/accounts/{name}/password"),
+    ("POST", "/accounts/{name}/enabled"),
+    ("POST", "/accounts/{name}/delete"),
+    ("POST", "/accounts/{name}/sessions/end"),
+    ("GET", "/accounts/{name}"),
+    ("POST", "/password"),
 ]
 FORM_FIELDS = ["campaign", "reason", "kind", "amount", "promise_date", "callback_at", "note",
                "case_id", "running", "mode", "ratio", "target_abandon_rate",
-               "max_lines_per_collector", "username", "password"]  # fmt: skip
+               "max_lines_per_collector", "username", "password", "confirm",
+               "current_password", "enabled", "ref"]  # fmt: skip
 
 
 def _fill(path: str, value: str) -> str:
@@ -223,6 +234,8 @@ async def test_no_input_gets_a_5xx(tmp_path: Path) -> None:
                     role_page = path.startswith("/console") and name == "alice"
                     role_page |= path.startswith("/manager") and name == "boss"
                     role_page |= path == "/login" and name == "anonymous"
+                    role_page |= path.startswith("/accounts") and name == "boss"
+                    role_page |= path == "/password" and name == "alice"
                     if method == "POST" and role_page:
                         calls += [_call(client, method, good, data=form) for form in _forms(rng)]
                         files = {"note": ("x.txt", b"data")}

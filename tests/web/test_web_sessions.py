@@ -1,7 +1,9 @@
 """Server-side sessions and who a request comes from, against the real daemon on SQLite and
 PostgreSQL: a cookie replayed after logout, after a password change (revoke_all), after
 its session expired, or naming a session the store never had, opens nothing; the login
-throttle counts the connection's address unless a configured proxy vouches for another."""
+throttle counts the connection's address unless a configured proxy vouches for another
+(these tests lower `web.login_throttle.address_failures` to 5 to see the address counted;
+tests/web/test_web_accounts.py tries both thresholds)."""
 
 from __future__ import annotations
 
@@ -28,10 +30,15 @@ SECRET = "test-secret-for-signing"  # webkit.write_settings' web.session_secret
 NOW = datetime(2026, 3, 3, 16, 0, tzinfo=UTC)
 
 
-def on(db_url: str, tmp_path: Path, trusted: list[str] | None = None) -> Settings:
+def on(
+    db_url: str, tmp_path: Path, trusted: list[str] | None = None, address_failures: int = 50
+) -> Settings:
     settings = write_settings(tmp_path)
     database = settings.database.model_copy(update={"url": db_url})
-    web = settings.web.model_copy(update={"trusted_proxies": trusted or []})
+    throttle = settings.web.login_throttle.model_copy(update={"address_failures": address_failures})
+    web = settings.web.model_copy(
+        update={"trusted_proxies": trusted or [], "login_throttle": throttle}
+    )
     return settings.model_copy(update={"database": database, "web": web})
 
 
@@ -219,16 +226,20 @@ async def _attempt(client: httpx.AsyncClient, forwarded: str) -> httpx.Response:
     )
 
 
-async def test_rotated_forwarded_for_does_not_escape_the_throttle(live: Running) -> None:
-    async with live.client() as client:
-        # Five failures, five usernames, five claimed addresses: one real address.
-        await _fail_five(client, [f"198.51.100.{i}" for i in range(5)])
-        response = await _attempt(client, "198.51.100.99")
-        assert response.status_code == 429, response.text
+async def test_rotated_forwarded_for_does_not_escape_the_throttle(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with running(on(db_url, tmp_path, address_failures=5)) as live:
+        async with live.client() as client:
+            # Five failures, five usernames, five claimed addresses: one real address.
+            await _fail_five(client, [f"198.51.100.{i}" for i in range(5)])
+            response = await _attempt(client, "198.51.100.99")
+            assert response.status_code == 429, response.text
+            assert "from your address" in response.json()["detail"]
 
 
 async def test_a_trusted_proxy_names_the_client(db_url: str, tmp_path: Path) -> None:
-    async with running(on(db_url, tmp_path, trusted=["127.0.0.1/32"])) as live:
+    async with running(on(db_url, tmp_path, ["127.0.0.1/32"], address_failures=5)) as live:
         async with live.client() as client:
             await _fail_five(client, ["203.0.113.7"] * 5)
             assert (await _attempt(client, "203.0.113.7")).status_code == 429
