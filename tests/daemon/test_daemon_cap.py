@@ -59,7 +59,8 @@ campaigns:
   - name: c1
     compliance_profile: us_tsr_regf
     caller_id: "+12125550100"
-    pacing: {{mode: progressive}}
+    # ratio 10 needs the line ceiling raised with it (the API refuses it above the ceiling)
+    pacing: {{mode: progressive, max_lines_per_collector: 10}}
     managers: [boss]
 """
     )
