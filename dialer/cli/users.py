@@ -32,6 +32,7 @@ from dialer.web.users import (
     add_user,
     delete_user,
     end_sessions,
+    get_user,
     live_sessions,
     password_problems,
     set_enabled,
@@ -199,7 +200,7 @@ def list_users(config: ConfigOption = None) -> None:
 @user_app.command("passwd", cls=OneLineCommand)
 def passwd(name: Name, password_stdin: PasswordStdin = False, config: ConfigOption = None) -> None:
     """Set a new password (prompted for, or --password-stdin); ends all the user's sessions."""
-    _database_url(config)
+    _run(config, lambda sessions: get_user(sessions, name))  # no prompt for nobody
     password = _read_password(password_stdin, name)
 
     async def work(sessions: Sessions) -> int:
