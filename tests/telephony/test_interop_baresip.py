@@ -219,14 +219,14 @@ class Bridged:
 
 
 async def bridge_a_call(
-    lab: Lab, trunks: TrunkFactory, collector_jitter: tuple[int, int]
+    lab: Lab, trunks: TrunkFactory
 ) -> tuple[Bridged, SipTrunk, asyncio.Queue[TrunkEvent]]:
     """The collector's baresip logged in (its nailed-up leg up, hearing our silence), the
     debtor's baresip called, answered and bridged to it at once."""
     collector_says = band_noise(40, COLLECTOR_SEED)  # longer: its leg is up before the call
     debtor_says = band_noise(30, DEBTOR_SEED)
     said = Bridged(
-        await lab.phone(COLLECTOR, collector_says, jitter_buffer=collector_jitter),
+        await lab.phone(COLLECTOR, collector_says),
         await lab.phone(DEBTOR, debtor_says),
         collector_says,
         debtor_says,
@@ -245,14 +245,8 @@ async def test_collector_and_debtor_hear_each_other_through_the_bridge(
 ) -> None:
     """Once bridged, each phone's recording holds the other's signal, window after
     window and in order, from the first moments of the debtor's answer on, and none of
-    its own.
-
-    The collector's phone runs without a jitter buffer: with one, baresip 1.0 drops every
-    packet of the debtor's stream as late about half the time (see the xfail test below).
-    Even so its old-frame check drops the first frame or two after the switch when the
-    debtor's RTP timestamps happen to be below our silence's, so the first half second of
-    the bridge may hold one window that does not fit."""
-    said, trunk, events = await bridge_a_call(lab, trunks, collector_jitter=(0, 0))
+    its own (a window that straddles the switch from our silence may fit less well)."""
+    said, trunk, events = await bridge_a_call(lab, trunks)
     await said.collector.wait_heard(3.0, 10)  # 3 s of the debtor at the collector's ear
     await said.debtor.wait_heard(3.0, 10)
     await trunk.hangup("c1")
@@ -270,8 +264,7 @@ async def test_collector_and_debtor_hear_each_other_through_the_bridge(
         good = fits(matches)
         scores = [round(m.score, 3) for m in matches]
         assert len(matches) >= 12, f"the {who} heard {audible_seconds(heard):.2f} s"
-        assert all(m.at < matches[0].at + 0.5 for m in matches if m not in good), (who, scores)
-        assert len(good) >= len(matches) - 2, (who, scores)
+        assert all(m is matches[0] for m in matches if m not in good), (who, scores)
         # played in order: each window sits where the far end's signal had got to
         drift = [m.offset - m.at for m in good]
         assert max(drift) - min(drift) < 0.2, (who, drift)
@@ -281,25 +274,26 @@ async def test_collector_and_debtor_hear_each_other_through_the_bridge(
     assert min(m.offset for m in fits(locate(said.debtor_says, at_collector))) < 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the bridge switches the collector's leg from our silence stream to the "
-    "debtor's RTP unchanged (another SSRC, sequence and timestamp base: "
-    "dialer/telephony/rtp_forwarder.py); baresip 1.0's jitter buffer then drops every "
-    "debtor packet whose sequence number is 'before' the silence's (about half of all "
-    "bridges: the collector hears nothing for up to 32768 packets, ~11 minutes)",
-)
-async def test_the_collector_phone_hears_one_stream_across_the_bridge(
+async def test_the_collector_phone_loses_nothing_when_the_bridge_is_made(
     lab: Lab, trunks: TrunkFactory
 ) -> None:
-    """With baresip's default jitter buffer (5-10 frames), as a collector would run it."""
-    said, trunk, events = await bridge_a_call(lab, trunks, collector_jitter=(5, 10))
-    await said.debtor.wait_heard(1.0, 10)  # the bridge carries media: the collector's
-    log = said.collector.log()
-    assert "SSRC changed" not in log, log[-1500:]  # fails now, deterministically
-    await said.collector.wait_heard(0.8, 5)
+    """What the collector's phone receives on its leg is one stream: no SSRC change at
+    the bridge, no frame of the debtor discarded or dropped by its jitter buffer (with
+    baresip's default 5-10 frames).
+
+    Before the relay carried each side on in the leg's own stream, the bridge switched
+    the collector's phone to the debtor's SSRC, sequence numbers and timestamps: baresip
+    discarded the first frame as "old" at every bridge, and in 6 of 10 runs here its
+    jitter buffer dropped every packet of the debtor as late ("dropping ... (Connection
+    timed out)"): the collector heard nothing."""
+    said, trunk, events = await bridge_a_call(lab, trunks)
+    await said.collector.wait_heard(1.0, 10)
     await trunk.hangup("c1")
     assert await next_event(events) == CallHungUp("c1")
+    log = said.collector.log()
+    lost = [line for line in log.splitlines() if "discard old frame" in line or "dropping" in line]
+    assert lost == [], log[-1500:]
+    assert "SSRC changed" not in log
 
 
 async def test_safe_harbor_is_heard_whole_within_the_grace_then_bye(
