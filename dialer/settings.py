@@ -110,7 +110,10 @@ class WebSettings(_Strict):
     metrics_allow: list[str] = Field(
         default_factory=list, description="addresses/networks allowed to read /metrics; empty = all"
     )
-    session_secret: str | None = None
+    session_secret: str | None = None  # signs cookies; daemons behind one address share it
+    # without session_secret, the one kept here (made at first start, 0600): restarts keep
+    # everyone logged in
+    session_secret_file: Path = Path("var/session-secret")
     session_max_age: int = Field(default=12 * 3600, ge=60)
     max_body_bytes: int = Field(
         default=1 << 20,

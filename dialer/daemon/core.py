@@ -33,7 +33,7 @@ from dialer.daemon.collector_legs import CollectorLegs, LegAwareRunner
 from dialer.daemon.gauges import DaemonGauges
 from dialer.daemon.runner import CampaignRunner, CaseSource
 from dialer.daemon.simulated_agents import SimulatedCollectors
-from dialer.daemon.startup import StartupReport
+from dialer.daemon.startup import StartupError, StartupReport
 from dialer.daemon.store_writer import StoreWriter
 from dialer.daemon.web_server import WebServer
 from dialer.domain.model import DialTarget
@@ -248,8 +248,7 @@ class Daemon:
             self.metrics.store_pending.set(self.writer.pending)
 
     def _trunk_state(self, up: bool, why: str | None) -> None:
-        """The trunk's breaker opened or closed: while it is open no campaign launches (the
-        calls would only fail at the carrier, and look like debtors not answering)."""
+        """The trunk's breaker: while it is open no campaign launches (dialer.telephony)."""
         self.metrics.trunk_up.labels(self.settings.trunk.kind).set(1 if up else 0)
         for runner in self.runners.values():
             if up:
@@ -306,8 +305,12 @@ class Daemon:
         if not web.enabled:
             return None
         from dialer.web.app import create_app
+        from dialer.web.session_secret import SessionSecretError
 
-        self._web = WebServer(create_app(self), web.host, web.port)
+        try:
+            self._web = WebServer(create_app(self), web.host, web.port)
+        except SessionSecretError as exc:  # an unwritable var/, say: one line, no traceback
+            raise StartupError(str(exc)) from None
         return self._web.start(group)
 
     async def read_ledger(self) -> None:
@@ -364,9 +367,7 @@ class Daemon:
 
     @property
     def trunk_problem(self) -> str | None:
-        if self.trunk is None:
-            return "the trunk is not started"
-        return self.trunk.down_reason
+        return "the trunk is not started" if self.trunk is None else self.trunk.down_reason
 
     @property
     def store_problem(self) -> str | None:

@@ -5,7 +5,6 @@ hub, templates, the session signer, and the request dependencies that say who is
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from dialer.web.auth import (
 )
 from dialer.web.events_hub import EventsHub
 from dialer.web.facade import CampaignHandle, DialerFacade
+from dialer.web.session_secret import session_secret
 from dialer.web.throttle import LoginThrottles
 
 log = logging.getLogger(__name__)
@@ -166,10 +166,7 @@ def new_context(dialer: DialerFacade) -> WebContext:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     web = dialer.settings.web
-    secret = web.session_secret
-    if not secret:
-        secret = secrets.token_urlsafe(32)
-        event(log, "web.ephemeral_session_secret", logging.WARNING, hint="set web.session_secret")
+    secret = session_secret(web.session_secret, web.session_secret_file)
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(), enable_async=False
     )
