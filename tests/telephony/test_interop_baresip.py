@@ -219,10 +219,11 @@ class Bridged:
 
 
 async def bridge_a_call(
-    lab: Lab, trunks: TrunkFactory
+    lab: Lab, trunks: TrunkFactory, *, on_collector_leg_lost: Any = None, **overrides: Any
 ) -> tuple[Bridged, SipTrunk, asyncio.Queue[TrunkEvent]]:
     """The collector's baresip logged in (its nailed-up leg up, hearing our silence), the
-    debtor's baresip called, answered and bridged to it at once."""
+    debtor's baresip called, answered and bridged to it at once (`overrides`: trunk
+    settings)."""
     collector_says = band_noise(40, COLLECTOR_SEED)  # longer: its leg is up before the call
     debtor_says = band_noise(30, DEBTOR_SEED)
     said = Bridged(
@@ -231,7 +232,8 @@ async def bridge_a_call(
         collector_says,
         debtor_says,
     )
-    trunk, events = await trunks(lab.settings(collectors={"alice": COLLECTOR}))
+    settings = lab.settings(collectors={"alice": COLLECTOR}, **overrides)
+    trunk, events = await trunks(settings, on_collector_leg_lost=on_collector_leg_lost)
     await asyncio.wait_for(trunk.collector_login("alice", None), 10)
     await said.collector.wait_event("CALL_ESTABLISHED", 5)
     await trunk.originate("c1", DEBTOR, 25)
@@ -283,7 +285,7 @@ async def test_the_collector_phone_loses_nothing_when_the_bridge_is_made(
 
     Before the relay carried each side on in the leg's own stream, the bridge switched
     the collector's phone to the debtor's SSRC, sequence numbers and timestamps: baresip
-    discarded the first frame as "old" at every bridge, and in 6 of 10 runs here its
+    discarded the first frame as "old" at every bridge, and in 7 of 11 runs here its
     jitter buffer dropped every packet of the debtor as late ("dropping ... (Connection
     timed out)"): the collector heard nothing."""
     said, trunk, events = await bridge_a_call(lab, trunks)
