@@ -464,7 +464,8 @@ class Registrar:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    async def start(self, timeout: float = 10) -> Registrar:
+    async def start(self, timeout: float = 10, port: int | None = None) -> Registrar:
+        """Start Kamailio on a free port, or on `port` (a registrar coming back)."""
         db = self.workdir / "db"
         db.mkdir(parents=True, exist_ok=True)
         (db / "version").write_text(
@@ -478,7 +479,7 @@ class Registrar:
             "id(int,auto) username(string) domain(string) password(string) ha1(string) "
             "ha1b(string) \n" + rows
         )
-        self.port = free_udp_port()
+        self.port = port or free_udp_port()
         with self.log_path.open("wb") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 self.binary,

@@ -8,6 +8,8 @@ debtor's phone and the collector's phone, each registered as a user, each with a
 its own band-limited noise as microphone and the `sndfile` filter writing what it hears to
 a WAV. Audio is checked by normalised cross-correlation of 0.25 s windows of what a phone
 recorded against the signal the other phone played (PCMU both ways: tolerant of level).
+Faults at the end: a debtor's or collector's baresip killed mid-call (dead-call
+teardown), Kamailio stopped and started again (the trunk's circuit breaker).
 Every wait is bounded; every process is killed at teardown.
 """
 
@@ -382,3 +384,101 @@ def test_the_audio_check_bites() -> None:
     assert [round(m.offset, 2) for m in locate(one, through_pcmu)][:2] == [1.0, 1.25]
     assert max(m.score for m in locate(other, through_pcmu)) < 0.3
     assert locate(one, np.zeros(8000)) == []
+
+
+# -- faults: a phone that dies, a carrier that goes away ------------------------------------
+# A phone "dies" by SIGKILL: no BYE, no un-REGISTER, its ports closed. The carrier "dies"
+# by stopping Kamailio, and comes back on the same port.
+DEAD_CALL = {"media_timeout": 2.0, "media_timeout_initial": 2.0, "keepalive_timeout": 1.0}
+
+
+async def test_a_debtor_phone_that_dies_mid_call_is_torn_down_and_the_collector_freed(
+    lab: Lab, trunks: TrunkFactory
+) -> None:
+    """baresip killed while bridged: within media_timeout + keepalive_timeout the trunk
+    asks in the dialog, hears nothing, hangs up, and says how long the media was silent;
+    the collector's leg stays up and hears our silence again."""
+    said, trunk, events = await bridge_a_call(lab, trunks, **DEAD_CALL)
+    await said.collector.wait_heard(1.0, 10)  # they talked
+    loop = asyncio.get_running_loop()
+    await said.debtor.kill(hard=True)
+    killed = loop.time()
+    ended = await next_event(events, 10)
+    took = loop.time() - killed
+    assert isinstance(ended, CallHungUp) and ended.call_id == "c1", ended
+    assert ended.silent_for is not None
+    assert DEAD_CALL["media_timeout"] <= ended.silent_for <= took + 0.5
+    assert took < DEAD_CALL["media_timeout"] + DEAD_CALL["keepalive_timeout"] + 2.0
+    assert trunk.stats.collector_legs == 1  # the collector's phone is still on its leg
+    assert "CALL_CLOSED" not in said.collector.event_types()
+    await trunk.collector_logout("alice")
+    await said.collector.wait_event("CALL_CLOSED", 5)
+
+
+async def test_a_collector_phone_that_dies_is_reported_lost(lab: Lab, trunks: TrunkFactory) -> None:
+    lost: list[str] = []
+    said, trunk, events = await bridge_a_call(
+        lab, trunks, on_collector_leg_lost=lost.append, **DEAD_CALL
+    )
+    await said.debtor.wait_heard(1.0, 10)
+    await said.collector.kill(hard=True)
+    deadline = asyncio.get_running_loop().time() + 10
+    while not lost and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert lost == ["alice"]
+    assert trunk.stats.collector_legs == 0
+    await trunk.hangup("c1")  # the daemon hangs up the collector's call (collector_legs)
+    assert await next_event(events, 5) == CallHungUp("c1")
+
+
+async def test_kamailio_gone_stops_dialing_and_its_return_resumes_it(
+    lab: Lab, trunks: TrunkFactory
+) -> None:
+    """The registrar/proxy stops: the next call ends as a trunk failure within a second or
+    two (ICMP port unreachable, a refused OPTIONS probe), the trunk says it is down and
+    why, and sends nothing more. Kamailio comes back on the same port: the trunk registers
+    again, a probe is answered, one trial call reaches the debtor's phone, and the trunk
+    is up."""
+    health: list[tuple[bool, str | None]] = []
+    debtor = await lab.phone(DEBTOR, band_noise(10, 5))
+    settings = lab.settings(breaker_backoff=0.5, breaker_backoff_max=1.0, probe_timeout=1.0)
+    trunk, events = await trunks(settings, on_health=lambda up, why: health.append((up, why)))
+    await _until(lambda: trunk.registered, 10, "the trunk registered")
+    await trunk.originate("c1", DEBTOR, 25)
+    assert (await events_until(events, CallAnswered))[-1] == CallAnswered("c1")
+    await trunk.hangup("c1")
+    assert await next_event(events) == CallHungUp("c1")
+
+    port = lab.registrar.port
+    await lab.registrar.stop()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await trunk.originate("c2", DEBTOR, 25)
+    failed = await next_event(events, 10)
+    assert isinstance(failed, CallFailed) and failed.outcome is CallOutcome.TRUNK_FAILED
+    assert loop.time() - started < 5  # not timer B's 32 s
+    assert health and health[-1][0] is False and "ICMP" in (health[-1][1] or "")
+    assert trunk.down_reason is not None
+    await trunk.originate("c3", DEBTOR, 25)  # while down nothing leaves
+    assert await next_event(events, 2) == CallFailed("c3", CallOutcome.TRUNK_FAILED, 503)
+
+    back = Registrar(lab.registrar.binary, lab.workdir / "kamailio-again", USERS)
+    lab.registrar = await back.start(port=port)
+    await debtor.kill(hard=True)  # its registration was in the old Kamailio's memory:
+    await lab.phone(DEBTOR, band_noise(10, 5))  # a fresh phone registers with the new one
+    await _until(lambda: bool(health) and health[-1][0] is True, 20, "the probe answered")
+    await _until(lambda: trunk.registered, 20, "registered again")
+    await trunk.originate("c4", DEBTOR, 25)  # the trial call
+    assert (await events_until(events, CallAnswered, 15))[-1] == CallAnswered("c4")
+    assert trunk.down_reason is None
+    await trunk.hangup("c4")
+    assert await next_event(events) == CallHungUp("c4")
+
+
+async def _until(condition: object, timeout: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():  # type: ignore[operator]
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out: {what}")
+        await asyncio.sleep(0.05)
