@@ -14,6 +14,9 @@ from enum import StrEnum
 
 from dialer.domain.errors import IllegalCollectorTransition
 
+# The pause reason of a collector whose console was gone for the presence timeout.
+DISCONNECTED = "disconnected"
+
 
 class CollectorState(StrEnum):
     LOGGED_OUT = "logged_out"

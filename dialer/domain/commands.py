@@ -60,6 +60,17 @@ class CaseDeferred:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceLost:
+    """A watched collector was not seen within their presence timeout: the engine paused
+    them `disconnected`, or will when the call in hand (`call_id`) ends; `call_ended`: the
+    engine ended that call (no phone leg carries it). For the logs and metrics."""
+
+    collector_id: str
+    call_id: str | None = None
+    call_ended: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class NeedCases:
     """The hopper is running low: supply up to `count` more callable cases."""
 
@@ -74,5 +85,6 @@ Command = (
     | Hangup
     | AttemptFinished
     | CaseDeferred
+    | PresenceLost
     | NeedCases
 )

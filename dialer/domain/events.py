@@ -79,13 +79,32 @@ class CollectorReady:
 
 @dataclass(frozen=True, slots=True)
 class CollectorPaused:
+    """`after_call`: a collector on a call (or reserved for one) is paused when that call
+    ends instead of being refused (a manager's pause); a free one at once."""
+
     collector_id: str
     reason: str
+    after_call: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class CollectorLoggedOut:
+    """`after_call`: as for `CollectorPaused`, a collector with a call in hand leaves when
+    it ends (no wrap-up) instead of being refused."""
+
     collector_id: str
+    after_call: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorSeen:
+    """The collector's console is there (a web heartbeat): they count as present for
+    `for_seconds` more. A collector once seen and not seen again in time is absent: paused
+    `disconnected` and never routed a call (dialer.engine.presence). Collectors never seen
+    (simulated ones) are not watched."""
+
+    collector_id: str
+    for_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +130,7 @@ Event = (
     | CollectorReady
     | CollectorPaused
     | CollectorLoggedOut
+    | CollectorSeen
     | CasesSupplied
     | DrainRequested
 )

@@ -3,7 +3,8 @@ happened and the time and return the commands to carry out (DESIGN §3).
 
 This is the package's public face. Its modules are layers of one engine (see
 dialer.engine.state): the state and its bookkeeping, routing answered calls
-(dialer.engine.answers), dialing (dialer.engine.dialing) and the inputs and pacing
+(dialer.engine.answers), dialing (dialer.engine.dialing), presence (dialer.engine.presence:
+no call for a collector whose console is gone) and the inputs and pacing
 (dialer.engine.core); the abandon-cap guard that holds the cap whatever the pacer
 (dialer.engine.cap_guard), the routing policy (dialer.engine.routing), the in-memory case
 hopper (dialer.engine.hopper) and the read-only views (dialer.engine.views) beside them, and

@@ -131,4 +131,5 @@ class Answers(EngineState):
         call.collector_id = None
         if collector.state is CollectorState.RESERVED and collector.call_id == call.call_id:
             self._transition(collector, collector.release, now)
+            self._settle(collector, now)  # a pause or logout that waited, or absent
             self._route_to(collector, now, out)

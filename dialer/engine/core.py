@@ -11,8 +11,9 @@ The case hopper (the queue of dial targets and when to ask for more) is in
 in `dialer.engine.views`; the `Engine` keeps thin methods over both for its callers. It is
 the top layer of the package (see dialer.engine.state): its state and bookkeeping are in
 `dialer.engine.state`, its routing of answered calls (bridge, abandon, ring timeouts) in
-`dialer.engine.answers` and its dialing steps (the launch, the dial-time compliance check)
-in `dialer.engine.dialing`.
+`dialer.engine.answers`, its dialing steps (the launch, the dial-time compliance check)
+in `dialer.engine.dialing` and the collectors' presence (absent consoles, actions waiting
+for the end of a call) in `dialer.engine.presence`.
 """
 
 from __future__ import annotations
@@ -39,22 +40,28 @@ from dialer.domain.events import (
     CollectorLoggedOut,
     CollectorPaused,
     CollectorReady,
+    CollectorSeen,
     DrainRequested,
     Event,
 )
 from dialer.domain.model import ContactRecord
 from dialer.engine import views
-from dialer.engine.dialing import Dialing
+from dialer.engine.presence import Presence
 from dialer.engine.state import HISTORY_KEEP, HISTORY_PRUNE_EVERY, contact_outcome
 from dialer.engine.views import DecisionRecord, to_utc
 from dialer.pacing.base import Pacer, PacingInputs
 
 
-class Engine(Dialing):
+class Engine(Presence):
     # ----- inputs -------------------------------------------------------------------------
 
     def handle(self, event: Event, now: float) -> list[Command]:
         out: list[Command] = []
+        if type(event) is CollectorSeen:  # a heartbeat: nothing routes, nothing to pace
+            self._on_seen(event, now, out)
+            return out
+        if self._presence_due:  # before anything routes (dialer.engine.presence)
+            self._expire_presence(now, out)
         handler = self._handlers[type(event)]
         handler(self, event, now, out)
         self._pace(now, out)
@@ -63,6 +70,8 @@ class Engine(Dialing):
     def tick(self, now: float) -> list[Command]:
         out: list[Command] = []
         self._pace_due = False
+        if self._presence_due:
+            self._expire_presence(now, out)
         self._expire_rings(now, out)
         self._dial_previews(now, out)
         self._finish_wraps(now)
@@ -96,6 +105,8 @@ class Engine(Dialing):
                 wake = min(wake, heap[0][0])
         if self._wrap_deadlines:
             wake = min(wake, self._wrap_deadlines[0][0])
+        if self._presence_due:
+            wake = min(wake, self._presence_due[0][0])
         return min(wake, self.case_hopper.next_request_at(now, self.draining))
 
     # ----- collectors ---------------------------------------------------------------------
@@ -108,6 +119,7 @@ class Engine(Dialing):
         else:
             collector.team, collector.skills = event.team, event.skills
         self._transition(collector, collector.log_in, now)
+        self._settle(collector, now)  # absent already (their login waited): paused
         self._route_to(collector, now, out)
 
     def _on_ready(self, event: CollectorReady, now: float, out: list[Command]) -> None:
@@ -115,17 +127,23 @@ class Engine(Dialing):
         if collector.state is CollectorState.WRAP_UP and collector.wrap_started_at is not None:
             self.pacer.observe_wrap(now - collector.wrap_started_at, now)
         self._transition(collector, collector.ready, now)
+        self._settle(collector, now)
         self._route_to(collector, now, out)
 
     def _on_pause(self, event: CollectorPaused, now: float, out: list[Command]) -> None:
         collector = self._collector(event.collector_id)
+        if event.after_call and self._after_call_or_now(collector, "pause", event.reason, now):
+            return
         if collector.state is CollectorState.WRAP_UP and collector.wrap_started_at is not None:
             self.pacer.observe_wrap(now - collector.wrap_started_at, now)
         self._transition(collector, collector.pause, event.reason, now)
 
     def _on_logout(self, event: CollectorLoggedOut, now: float, out: list[Command]) -> None:
         collector = self._collector(event.collector_id)
+        if event.after_call and self._after_call_or_now(collector, "logout", None, now):
+            return
         self._transition(collector, collector.log_out, now)
+        self._after_call.pop(collector.collector_id, None)
 
     # ----- calls --------------------------------------------------------------------------
 
@@ -205,8 +223,10 @@ class Engine(Dialing):
             if call.media_lost_at is None:  # a dead line's length is no talk time to learn
                 self.pacer.observe_talk(talk, now)
             self._transition(collector, collector.hang_up, now)
-            if self.config.auto_ready_after_wrap is not None:
-                due = now + self.config.auto_ready_after_wrap
+            self._settle(collector, now)  # a pause or logout waiting for this call
+            limit = self.config.wrap_limit
+            if limit is not None and collector.state is CollectorState.WRAP_UP:
+                due = now + limit
                 heapq.heappush(self._wrap_deadlines, (due, collector.collector_id, now))
         self._finish(call, now, out)
 
@@ -237,6 +257,7 @@ class Engine(Dialing):
             ):
                 self.pacer.observe_wrap(now - started, now)
                 self._transition(collector, collector.ready, now)
+                self._settle(collector, now)  # absent: paused, not ready
 
     # ----- hopper (dialer.engine.hopper) --------------------------------------------------
 
@@ -359,6 +380,7 @@ class Engine(Dialing):
         CollectorReady: _on_ready,
         CollectorPaused: _on_pause,
         CollectorLoggedOut: _on_logout,
+        CollectorSeen: Presence._on_seen,
         CallInviteSent: _on_invite_sent,
         CallRinging: _on_ringing,
         CallAnswered: _on_answered,

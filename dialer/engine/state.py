@@ -5,9 +5,10 @@ deadlines, this run's own attempts) and the two ways its states change, `_transi
 collector and `_set_call_state` for a call, which keep the counts the pacer reads up to date.
 The engine is built on it in layers, each a module of this package: `Answers`
 (dialer.engine.answers: routing answered calls, abandons, ring timeouts) on the state,
-`Dialing` (dialer.engine.dialing: launches and the dial-time compliance check) on that, and
-`Engine` (dialer.engine.core: the inputs, pacing and views) on top. The underscored names
-are the package's own: only its layers use them, through `self`.
+`Dialing` (dialer.engine.dialing: launches and the dial-time compliance check) on that,
+`Presence` (dialer.engine.presence: absent collectors, actions waiting for a call's end)
+on that, and `Engine` (dialer.engine.core: the inputs, pacing and views) on top. The
+underscored names are the package's own: only its layers use them, through `self`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dialer.domain.agents import Collector, CollectorState
+from dialer.domain.agents import DISCONNECTED, Collector, CollectorState
 from dialer.domain.calls import Call, CallOutcome
 from dialer.domain.guard import DialGuard
 from dialer.domain.model import Case, ContactOutcome, ContactRecord, DialTarget
@@ -54,6 +55,13 @@ class EngineConfig:
     hopper_retry_after: float = 1.0  # after an empty supply, wait before asking again
     preview_dial_delay: float = 0.0  # manual dialing: seconds a collector spends dialing
     auto_ready_after_wrap: float | None = None
+    # Wrap-up ends by itself after this (None: no limit): ready again, or paused
+    # `disconnected` when their console is gone (dialer.engine.presence).
+    max_wrap: float | None = None
+    # A collector found absent (their console gone) with a call in hand: end that call
+    # (True: nothing else links them to it, as with the simulated trunk) or let it run
+    # (False: their phone carries the audio), pausing them when it ends.
+    hang_up_when_absent: bool = False
     call_id_prefix: str = "c"
     unservable_retry_after: float = 300.0  # a case no present collector can take
     decision_log_size: int = 20
@@ -75,6 +83,14 @@ class EngineConfig:
             raise ValueError("abandon_cap must be in (0, 1)")
         if self.abandon_window is not None and not self.abandon_window > 0:
             raise ValueError("abandon_window must be > 0 s")
+        if self.max_wrap is not None and not self.max_wrap > 0:
+            raise ValueError("max_wrap must be > 0 s")
+
+    @property
+    def wrap_limit(self) -> float | None:
+        """Seconds after which a wrap-up ends by itself (the sooner of the two settings)."""
+        limits = [x for x in (self.auto_ready_after_wrap, self.max_wrap) if x is not None]
+        return min(limits) if limits else None
 
 
 @dataclass(slots=True)
@@ -155,6 +171,12 @@ class EngineState:
         # is only dialed when one of them (or its owner) could take it.
         self._skillsets: Counter[frozenset[str]] = Counter()
         self._counted_skills: dict[str, frozenset[str]] = {}
+        # Presence (dialer.engine.presence): until when each watched collector counts as
+        # present, those deadlines in a heap (stale entries skipped), and what waits for
+        # the end of a collector's call: ("logout", None) or ("pause", reason).
+        self._present_until: dict[str, float] = {}
+        self._presence_due: list[tuple[float, str]] = []
+        self._after_call: dict[str, tuple[str, str | None]] = {}
 
     def _collector(self, collector_id: str) -> Collector:
         collector = self.collectors.get(collector_id)
@@ -186,6 +208,27 @@ class EngineState:
         if collector.state not in _UNREACHABLE:
             self._counted_skills[collector.collector_id] = collector.skills
             self._skillsets[collector.skills] += 1
+
+    def _present(self, collector_id: str, now: float) -> bool:
+        """Unwatched collectors (never seen: simulated ones) are always present."""
+        until = self._present_until.get(collector_id)
+        return until is None or until > now
+
+    def _settle(self, collector: Collector, now: float) -> None:
+        """A collector just came free (ready, or in wrap-up at the end of a call): what
+        waited for that applies now, a logout or a pause; else a ready collector who is
+        absent is paused `disconnected`. So no one absent is ever ready to be routed."""
+        pending = self._after_call.pop(collector.collector_id, None)
+        if pending is not None:
+            action, reason = pending
+            if action == "logout":
+                self._transition(collector, collector.log_out, now)
+            else:
+                self._transition(collector, collector.pause, reason, now)
+        elif collector.state is CollectorState.READY and not self._present(
+            collector.collector_id, now
+        ):
+            self._transition(collector, collector.pause, DISCONNECTED, now)
 
     def can_take(self, case: Case) -> bool:
         """Whether a collector calls can reach (not paused or logged out) could take a call
