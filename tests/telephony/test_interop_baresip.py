@@ -145,6 +145,8 @@ async def lab(baresip_binary: str, kamailio_binary: str, tmp_path: Path) -> Asyn
         for phone in lab.phones:
             await phone.kill(hard=True)
         await registrar.stop()
+        if lab.registrar is not registrar:  # a test that restarted it
+            await lab.registrar.stop()
 
 
 async def events_until(
