@@ -5,6 +5,10 @@ directory, else the copy shipped with the package. Environment variables overrid
 (`DIALER_DATABASE__URL=...`, nested keys joined with `__`). Unknown keys are errors. A bad
 setting raises `SettingsError` whose message is one line naming the file, the key path and
 the reason; the CLI prints it and exits with status 2.
+
+It is over 400 lines on purpose: the sections the daemon itself reads are declared side by
+side, so one file shows every key with its default and bounds (the parts with many keys of
+their own keep them: dialer.orchestration.settings, dialer.telephony.sip_settings).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ DEFAULT_CONFIG_NAME = "dialer.yaml"
 _yaml_file: ContextVar[Path | None] = ContextVar("dialer_yaml_file", default=None)
 
 DistributionSpec = dict[str, Any]
+# Pause reasons the dialer sets itself (console gone, SIP phone gone, a manager's pause).
+RESERVED_PAUSE_REASONS = frozenset({"disconnected", "phone_lost", "manager"})
 
 
 class SettingsError(Exception):
@@ -132,6 +138,13 @@ class WebSettings(_Strict):
         "X-Forwarded-Proto are believed; empty = nobody's",
     )
     login_throttle: LoginThrottleSettings = Field(default_factory=LoginThrottleSettings)
+    presence_timeout_seconds: float = Field(
+        default=15.0,
+        ge=1.0,
+        le=600.0,
+        description="a collector whose console has not answered for this long (real "
+        "seconds) is paused 'disconnected' and routed no call (docs/web.md \"Presence\")",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -230,10 +243,34 @@ class CampaignSettings(_Strict):
         ge=0,
         description="ready again automatically after this wrap-up; None = by click",
     )
+    max_wrap_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600.0,
+        description="a wrap-up ends by itself after this: ready again if the collector's "
+        "console is there, else paused 'disconnected'",
+    )
     pause_reasons: list[str] = Field(
         default_factory=lambda: ["break", "lunch", "training", "meeting", "technical"]
     )
     max_promise_days: int = Field(default=30, ge=1, le=365)
+
+    @field_validator("pause_reasons")
+    @classmethod
+    def _own_reasons(cls, reasons: list[str]) -> list[str]:
+        taken = sorted(set(reasons) & RESERVED_PAUSE_REASONS)
+        if taken:
+            raise ValueError(f"{', '.join(taken)}: kept for the pauses the dialer makes itself")
+        return reasons
+
+    @model_validator(mode="after")
+    def _wrap_limit_last(self) -> CampaignSettings:
+        if self.wrap_up_seconds is not None and self.wrap_up_seconds > self.max_wrap_seconds:
+            raise ValueError(
+                f"wrap_up_seconds ({self.wrap_up_seconds:g}) is longer than max_wrap_seconds "
+                f"({self.max_wrap_seconds:g}): every wrap-up would end at the limit first"
+            )
+        return self
 
     @model_validator(mode="after")
     def _routing_fits_grace(self) -> CampaignSettings:

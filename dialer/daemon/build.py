@@ -40,9 +40,7 @@ def build_trunk(
         from dialer.telephony.sip import SipTrunk
 
         assert trunk.sip is not None  # the settings refuse kind sip without it
-        return SipTrunk(
-            trunk.sip, on_collector_leg_lost=on_collector_leg_lost, on_health=on_health
-        )
+        return SipTrunk(trunk.sip, on_collector_leg_lost=on_collector_leg_lost, on_health=on_health)
     sim = trunk.simulated
     carrier = CarrierModel(
         rng,
@@ -85,6 +83,7 @@ def build_engine(campaign: CampaignSettings, profile: Profile, rng: np.random.Ge
         max_lines_per_collector=pacing.max_lines_per_collector,
         routing=RoutingPolicy(campaign.routing.owner_wait, campaign.routing.team_wait),
         auto_ready_after_wrap=campaign.wrap_up_seconds,
+        max_wrap=campaign.max_wrap_seconds,
         call_id_prefix=f"{campaign.name}.{uuid.uuid4().hex[:8]}.",
         abandon_cap=cap,
         abandon_window=window,

@@ -6,12 +6,19 @@ called their phone and the leg is up, so no debtor is ever bridged to a phone th
 there. Logging out hangs the leg up. When the phone hangs up its leg, the collector is
 paused ("phone_lost"); a call they were on (or reserved for) is hung up first, since the
 debtor would hear nothing, and the pause follows that call's end. Going ready again calls
-the phone again first. With the simulated trunk there are no legs: events pass straight on.
+the phone again first. A logout that waits for the end of a call (`after_call`) hangs the
+leg up once the engine has logged them out. With the simulated trunk there are no legs:
+events pass straight on.
+
+The legs also tell the engine what a collector whose console is gone keeps
+(dialer.engine.presence): with a leg, the phone carries the call, so it goes on; without
+legs nothing but the console links the collector to a call, so the engine ends it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Mapping
 
@@ -66,10 +73,13 @@ class CollectorLegs:
         self._dialing: dict[str, asyncio.Task[None]] = {}
         self._dropped: set[str] = set()  # hung up again before the dial returned
         self._pause_after: dict[str, str] = {}  # call id -> collector to pause when it ends
+        self._leaving: dict[str, LegAwareRunner] = {}  # to log out when their call ends
         self._tasks: set[asyncio.Task[None]] = set()
 
     def attach(self, runner: LegAwareRunner) -> None:
         runner.legs = self
+        engine = runner.engine
+        engine.config = dataclasses.replace(engine.config, hang_up_when_absent=not self.nailed_up)
         runner.step_observers.append(
             lambda _runner, event, commands: self._observe(runner, event, commands)
         )
@@ -150,6 +160,7 @@ class CollectorLegs:
         if collector is None or collector.state is CollectorState.LOGGED_OUT:
             return
         self._lost[collector_id] = runner
+        runner.metrics.presence_lost.labels(runner.name, PHONE_LOST).inc()
         if collector.call_id is not None:  # on a call, or reserved for one being dialed
             self._end_call(collector.call_id, collector_id)
         else:
@@ -170,21 +181,30 @@ class CollectorLegs:
         if isinstance(event, CollectorLoggedOut):
             collector = runner.engine.collectors.get(event.collector_id)
             if collector is None or collector.state is CollectorState.LOGGED_OUT:
-                had_leg = self._up.pop(event.collector_id, None) is not None
-                self._lost.pop(event.collector_id, None)
-                if had_leg:
-                    self._spawn(
-                        "collector_logout", self._trunk.collector_logout(event.collector_id)
-                    )
+                self._drop_leg(event.collector_id)
+            elif event.after_call:
+                self._leaving[event.collector_id] = runner
         elif isinstance(event, CallHungUp | CallFailed):
             collector_id = self._pause_after.pop(event.call_id, None)
             collector = runner.engine.collectors.get(collector_id or "")
             if collector is not None and collector.state in _PAUSABLE:
                 runner.deliver(CollectorPaused(collector.collector_id, PHONE_LOST))
+            for leaving, where in list(self._leaving.items()):
+                found = where.engine.collectors.get(leaving)
+                if where is runner and found is not None and found.state is _S_OUT:
+                    self._drop_leg(leaving)
         for command in commands:
             # Routed to a collector whose phone just went: the debtor would hear nothing.
             if isinstance(command, Bridge) and command.collector_id in self._lost:
                 self._end_call(command.call_id, command.collector_id)
+
+    def _drop_leg(self, collector_id: str) -> None:
+        """The collector left the campaign: hang up their leg, if it is up."""
+        self._leaving.pop(collector_id, None)
+        had_leg = self._up.pop(collector_id, None) is not None
+        self._lost.pop(collector_id, None)
+        if had_leg:
+            self._spawn("collector_logout", self._trunk.collector_logout(collector_id))
 
     # ----- housekeeping --------------------------------------------------------------------
 
@@ -210,4 +230,5 @@ class CollectorLegs:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
+_S_OUT = CollectorState.LOGGED_OUT
 _PAUSABLE = frozenset({CollectorState.READY, CollectorState.PAUSED, CollectorState.WRAP_UP})

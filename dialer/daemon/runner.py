@@ -23,7 +23,7 @@ from dialer.daemon.store_ops import (
     CaseDeferredOp,
 )
 from dialer.daemon.store_writer import StoreWriter
-from dialer.domain.agents import CollectorState
+from dialer.domain.agents import DISCONNECTED, CollectorState
 from dialer.domain.calls import CallOutcome, CallState
 from dialer.domain.commands import (
     AttemptFinished,
@@ -35,6 +35,7 @@ from dialer.domain.commands import (
     NeedCases,
     Originate,
     PlaySafeHarbor,
+    PresenceLost,
 )
 from dialer.domain.errors import IllegalTransition
 from dialer.domain.events import (
@@ -217,6 +218,21 @@ class CampaignRunner:
                 self.writer.put(CaseDeferredOp(int(command.case_ref), command.not_before))
             elif isinstance(command, NeedCases) and (self._refill is None or self._refill.done()):
                 self._refill = asyncio.create_task(self._supply(command.count))
+            elif isinstance(command, PresenceLost):
+                self._presence_lost(command)
+
+    def _presence_lost(self, command: PresenceLost) -> None:
+        """The engine found a collector's console gone (dialer.engine.presence)."""
+        self.metrics.presence_lost.labels(self.name, DISCONNECTED).inc()
+        log_event(
+            log,
+            "collector.disconnected",
+            logging.WARNING,
+            campaign=self.name,
+            collector=command.collector_id,
+            call_id=command.call_id,
+            call="ended" if command.call_ended else ("kept" if command.call_id else None),
+        )
 
     def _finished(self, command: AttemptFinished) -> None:
         call = command.call

@@ -33,6 +33,9 @@ HOPPER_EMPTY_REASONS: tuple[str, ...] = (
     "other",
 )
 
+# dialer_collector_presence_lost_total{reason}: the console or the SIP phone.
+PRESENCE_LOST_REASONS: tuple[str, ...] = ("disconnected", "phone_lost")
+
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -208,6 +211,14 @@ class Metrics:
             ["campaign"],
             registry=r,
         )
+        self.presence_lost = Counter(
+            "dialer_collector_presence_lost_total",
+            "Collectors the dialer stopped routing calls to because it lost them, by why: "
+            "disconnected (their console was gone for web.presence_timeout_seconds), "
+            "phone_lost (their SIP phone hung up its leg).",
+            ["campaign", "reason"],
+            registry=r,
+        )
         self.reassignments = Counter(
             "dialer_reassignments_total",
             "Cases moved between collectors, by reason (fed by the reassigner).",
@@ -241,6 +252,8 @@ class Metrics:
         ):
             counter.labels(campaign)
         self.talk_seconds.labels(campaign)
+        for reason in PRESENCE_LOST_REASONS:
+            self.presence_lost.labels(campaign, reason)
         self.set_hopper_empty(campaign, None)
 
     def set_hopper_empty(self, campaign: str, reason: str | None) -> None:

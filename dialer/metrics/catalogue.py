@@ -66,6 +66,11 @@ NOTES: dict[str, str] = {
     ),
     "dialer_abandon_guard_clamping": "Set every second from the engine's abandon-cap guard.",
     "dialer_db_pool_max_connections": "+Inf when the pool's overflow is unlimited.",
+    "dialer_collector_presence_lost_total": (
+        "Counted when it happens (a collector on a call is paused when it ends); a "
+        "collector already paused for their own reason is not counted. See docs/web.md "
+        '"Presence".'
+    ),
 }
 
 

@@ -134,3 +134,37 @@ def test_routing_waits_must_fit_in_the_connect_grace(tmp_path: Path) -> None:
     )
     with pytest.raises(SettingsError, match=r"campaigns\.0: .*must be shorter than connect_grace"):
         load_settings(_write(tmp_path, text))
+
+
+def test_presence_and_wrap_limit_defaults(tmp_path: Path) -> None:
+    settings = load_settings(_write(tmp_path, GOOD))
+    assert settings.web.presence_timeout_seconds == 15.0
+    assert settings.campaigns[0].max_wrap_seconds == 120.0
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("web:\n  presence_timeout_seconds: soon\n", r"web\.presence_timeout_seconds: .*number"),
+        (
+            "web:\n  presence_timeout_seconds: 0.2\n",
+            r"web\.presence_timeout_seconds: .*greater than or equal to 1",
+        ),
+        ("    max_wrap_seconds: 0\n", r"campaigns\.0\.max_wrap_seconds: .*greater than 0"),
+        ("    max_wrap_seconds: x\n", r"campaigns\.0\.max_wrap_seconds: .*number"),
+        (
+            "    wrap_up_seconds: 300\n",
+            r"campaigns\.0: .*wrap_up_seconds \(300\) is longer than max_wrap_seconds \(120\)",
+        ),
+        (
+            "    pause_reasons: [break, disconnected]\n",
+            r"campaigns\.0\.pause_reasons: .*disconnected: kept for the pauses the dialer",
+        ),
+    ],
+)
+def test_presence_and_wrap_settings_are_checked_naming_key_and_file(
+    tmp_path: Path, extra: str, expected: str
+) -> None:
+    path = _write(tmp_path, GOOD + extra)
+    with pytest.raises(SettingsError, match=rf"^{path}: {expected}"):
+        load_settings(path)

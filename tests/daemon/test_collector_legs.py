@@ -1,5 +1,7 @@
 """Collectors' nailed-up legs (dialer.daemon.collector_legs) against a real engine and a fake trunk:
-no collector reaches the engine before their leg is up; a lost leg pauses them."""
+no collector reaches the engine before their leg is up; a lost leg pauses them (counted); a
+logout that waited for the end of a call hangs the leg up; with legs, a collector whose
+console is gone keeps their call."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from dialer.domain.events import (
 )
 from dialer.domain.model import Case, DialTarget, PhoneNumber
 from dialer.engine import Engine, EngineConfig
+from dialer.metrics import Metrics
 from dialer.pacing.policies import make_pacer
 
 
@@ -55,6 +58,8 @@ class Runner:
     def __init__(self, legs: CollectorLegs) -> None:
         config = EngineConfig(campaign="t", ring_timeout=25)
         self.engine = Engine(config, make_pacer("progressive"), np.random.default_rng(1))
+        self.name = "t"
+        self.metrics = Metrics()
         self.step_observers: list[Callable[..., None]] = []
         self.legs: CollectorLegs | None = None
         self.commands: list[Command] = []
@@ -142,6 +147,10 @@ async def test_a_lost_leg_pauses_and_ready_calls_the_phone_again(trunk: FakeTrun
     legs.leg_lost("alice")
     assert runner.state("alice") is CollectorState.PAUSED
     assert runner.engine.collectors["alice"].pause_reason == PHONE_LOST
+    lost = runner.metrics.registry.get_sample_value(
+        "dialer_collector_presence_lost_total", {"campaign": "t", "reason": PHONE_LOST}
+    )
+    assert lost == 1.0
     runner.push(CollectorReady("alice"))
     await until(lambda: "alice" in trunk.logins)
     assert runner.state("alice") is CollectorState.PAUSED  # until the phone answers
@@ -218,3 +227,56 @@ async def test_leaving_while_a_lost_leg_is_called_again_logs_out(trunk: FakeTrun
     await until(lambda: trunk.logouts == ["alice"])
     await legs.close()
     assert trunk.logins["alice"].cancelled() and legs.up == frozenset()
+
+
+async def _on_a_call(trunk: FakeTrunk, runner: Runner) -> str:
+    await logged_in(trunk, runner, "alice")
+    number = "+12125550110"
+    runner.push(CasesSupplied((DialTarget(Case("1", (PhoneNumber(number),)), number),)))
+    ticked = runner.engine.tick(runner.now)
+    originate = next(c for c in [*runner.commands, *ticked] if isinstance(c, Originate))
+    runner.push(CallAnswered(originate.call_id))
+    assert runner.state("alice") is CollectorState.ON_CALL
+    return originate.call_id
+
+
+async def test_a_logout_after_the_call_hangs_the_leg_up_when_it_ends(trunk: FakeTrunk) -> None:
+    legs = sip_legs(trunk)
+    runner = Runner(legs)
+    call_id = await _on_a_call(trunk, runner)
+    runner.push(CollectorLoggedOut("alice", after_call=True))
+    assert runner.state("alice") is CollectorState.ON_CALL
+    await asyncio.sleep(0)
+    assert trunk.logouts == [], "the leg carries the call: it stays"
+    runner.push(CallHungUp(call_id))
+    assert runner.state("alice") is CollectorState.LOGGED_OUT
+    await until(lambda: trunk.logouts == ["alice"])
+    assert legs.up == frozenset()
+
+
+async def test_with_legs_a_gone_console_keeps_the_call_without_legs_it_ends(
+    trunk: FakeTrunk,
+) -> None:
+    from dialer.domain.commands import Hangup
+    from dialer.domain.events import CollectorSeen
+
+    runner = Runner(sip_legs(trunk))
+    assert runner.engine.config.hang_up_when_absent is False
+    runner.push(CollectorSeen("alice", 1.0))
+    await _on_a_call(trunk, runner)
+    runner.now += 5.0
+    kept = runner.engine.tick(runner.now)
+    assert runner.state("alice") is CollectorState.ON_CALL
+    assert not any(isinstance(c, Hangup) for c in kept)
+
+    plain = Runner(CollectorLegs(trunk, nailed_up=False))  # type: ignore[arg-type]
+    assert plain.engine.config.hang_up_when_absent is True
+    plain.push(CollectorSeen("bob", 1.0))
+    plain.push(CollectorLoggedIn("bob"))
+    number = "+12125550111"
+    plain.push(CasesSupplied((DialTarget(Case("2", (PhoneNumber(number),)), number),)))
+    originate = next(c for c in plain.commands if isinstance(c, Originate))
+    plain.push(CallAnswered(originate.call_id))
+    plain.now += 5.0
+    ended = plain.engine.tick(plain.now)
+    assert Hangup(originate.call_id) in ended
