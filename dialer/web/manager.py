@@ -1,8 +1,9 @@
 """The manager's page: each of their campaigns with live figures (refreshed every few
-seconds by htmx), start/pause, the pacing form with a warning in plain words when the
-pacing in force is risky (dialer.web.pacing_checks), the latest pacing decisions (a plain
-sentence each, the pacer's record one click away) and the audit log. Changes apply to the
-running engine at once and are audited."""
+seconds by htmx) and, when it is not dialing, why (the trunk is down, the store is, it is
+paused, outside its window ...: dialer.web.banner), start/pause, the pacing form with a
+warning in plain words when the pacing in force is risky (dialer.web.pacing_checks), the
+latest pacing decisions (a plain sentence each, the pacer's record one click away) and the
+audit log. Changes apply to the running engine at once and are audited."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from dialer.web import campaign_ops, pacing_checks
+from dialer.web.banner import banner_for
 from dialer.web.context import (
     Principal,
     WebContext,
@@ -35,6 +37,7 @@ async def _panel(ctx: WebContext, name: str) -> dict[str, Any]:
     return {
         "figures": await campaign_ops.figures(ctx, name),
         "decisions": campaign_ops.decisions(ctx, name, 10),
+        "banner": banner_for(ctx, name),  # why it is not dialing: a trunk down, a hold ...
     }
 
 

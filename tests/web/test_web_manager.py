@@ -4,7 +4,9 @@ refused above the max lines per collector, warned about below it."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -171,3 +173,42 @@ def test_pacing_reasons_in_plain_words(reason: str, launch: int, words: str) -> 
 def test_fewer_placed_than_decided_is_said() -> None:
     decision = {"reason": "ready - in flight", "launch": 3, "launched": 1, "inputs": {"ready": 3}}
     assert plain_reason(decision).endswith("Only 1 could be placed (not enough callable cases).")
+
+
+async def test_the_panel_says_why_a_campaign_stopped_dialing(live: Running) -> None:
+    """The trunk's breaker opens: the daemon holds the campaign, and the manager's live
+    panel (refreshed every 2 s) names the reason in words until it is released."""
+    async with live.client() as boss:
+        await login(boss, "boss")
+
+        async def panel() -> str:
+            response = await boss.get("/manager/campaigns/c1/panel")
+            assert response.status_code == 200
+            return response.text
+
+        assert 'data-reason="trunk_down"' not in await panel()
+        engine = live.daemon.runners["c1"].engine
+        engine.hold("trunk_down", "the trunk is down: the carrier does not answer OPTIONS")
+        text = ""
+
+        async def shows() -> bool:
+            nonlocal text
+            text = await panel()
+            return 'data-reason="trunk_down"' in text
+
+        await until_async(shows, 5.0)
+        assert "Dialing has stopped in campaign c1" in text
+        assert "the carrier does not answer OPTIONS" in text
+        engine.release("trunk_down")
+
+        async def gone() -> bool:
+            return 'data-reason="trunk_down"' not in await panel()
+
+        await until_async(gone, 5.0)
+
+
+async def until_async(check: Any, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < end, "timed out"
+        await asyncio.sleep(0.05)
