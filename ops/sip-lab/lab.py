@@ -119,16 +119,17 @@ def report(db: Path, lab: Path) -> None:
     print(f"call attempts in {db}:")
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         rows = conn.execute(
-            "SELECT a.number_e164, a.outcome, a.sip_code, c.username, a.ring_seconds,"
-            " a.talk_seconds FROM call_attempts a"
+            "SELECT k.debtor_ref, a.outcome, a.sip_code, c.username, a.ring_seconds,"
+            " a.talk_seconds FROM call_attempts a JOIN cases k ON k.id = a.case_id"
             " LEFT JOIN collectors c ON c.id = a.collector_id ORDER BY a.dialed_at"
         ).fetchall()
-    print(f"  {'number':14} {'outcome':13} {'sip':>4} {'collector':9} {'ring s':>6} {'talk s':>6}")
-    for number, outcome, code, collector, ring, talk in rows:
+    # the case, not the number: the store may keep numbers encrypted
+    print(f"  {'case':9} {'outcome':13} {'sip':>4} {'collector':9} {'ring s':>6} {'talk s':>6}")
+    for ref, outcome, code, collector, ring, talk in rows:
         ring_s = f"{ring:.1f}" if ring is not None else ""
         talk_s = f"{talk:.1f}" if talk is not None else ""
         print(
-            f"  {number:14} {outcome or '-':13} {code or '':>4} {collector or '':9}"
+            f"  {ref:9} {outcome or '-':13} {code or '':>4} {collector or '':9}"
             f" {ring_s:>6} {talk_s:>6}"
         )
     print("what each phone heard (seconds of 20 ms frames, from baresip's sndfile dumps):")
