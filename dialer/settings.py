@@ -81,6 +81,16 @@ class DatabaseSettings(_Strict):
         return url
 
 
+class PrivacySettings(_Strict):
+    """Where the key that seals debtor data at rest comes from (docs/privacy.md)."""
+
+    # base64 of 32 bytes; when set it is the only key (rotation needs the key file)
+    key: str | None = None
+    # without `key`, the keyring kept here (made at first start, 0600): back it up with
+    # the database, which is unreadable without it
+    key_file: Path = Path("var/privacy-keys.json")
+
+
 class LoginThrottleSettings(_Strict):
     """Failed logins are counted per account and per client address, each against its own
     threshold: one collector's typing locks out that account only, never the site behind
@@ -302,6 +312,7 @@ class Settings(BaseSettings):
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     trunk: TrunkSettings = Field(default_factory=TrunkSettings)
     collectors: SimulatedCollectorSettings = Field(default_factory=SimulatedCollectorSettings)
     campaigns: list[CampaignSettings] = Field(default_factory=list)

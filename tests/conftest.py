@@ -84,3 +84,22 @@ async def migrated_engine(db_url: str) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+# Debtor data is sealed with the process's keyring (dialer.store.crypto); the daemon and
+# the CLI install it from the settings, tests get a fixed one (tests/store/test_store_crypto
+# installs others where it matters).
+TEST_KEYRING_ID = "ktest0001"
+
+
+@pytest.fixture(autouse=True)
+def privacy_keyring() -> Iterator[None]:
+    from dialer.store.crypto import Keyring, install, installed
+
+    before = installed()
+    install(
+        Keyring({TEST_KEYRING_ID: b"k" * 32}, current=TEST_KEYRING_ID, index_key_id=TEST_KEYRING_ID)
+    )
+    yield
+    if before is not None:
+        install(before)

@@ -33,4 +33,10 @@ def settings_from(config: Path | None) -> Settings:
     except SettingsError as exc:
         fail(str(exc))
     setup_logging(settings.logging.level, settings.logging.format)
+    from dialer.store.keyfile import KeyFileError, install_from
+
+    try:
+        install_from(settings.privacy)  # debtor data at rest is sealed with it
+    except KeyFileError as exc:
+        fail(str(exc))
     return settings

@@ -37,6 +37,7 @@ from dialer.domain.model import Case, CaseFlag, CaseStatus, ContactRecord, Numbe
 from dialer.settings import Settings, SettingsError, load_settings
 from dialer.store.attempts_repo import LedgerRepository, contact_history
 from dialer.store.db import create_engine, migrate, session_factory
+from dialer.store.keyfile import KeyFileError, install_from
 from dialer.store.org_repo import CampaignRepository
 from dialer.store.tables import CaseNumber, CaseRow
 
@@ -230,7 +231,8 @@ def report_command(
     """Print the compliance report of `campaign` (`dialer compliance report`)."""
     try:
         settings = load_settings(config)
-    except SettingsError as exc:
+        install_from(settings.privacy)  # the numbers are sealed at rest
+    except (SettingsError, KeyFileError) as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     at = now or utcnow()
     try:

@@ -23,6 +23,7 @@ from typer.core import TyperCommand, TyperGroup
 from dialer.cli.common import ConfigOption, console, fail
 from dialer.settings import SettingsError, load_settings
 from dialer.store.db import create_engine, migrate, session_factory
+from dialer.store.keyfile import KeyFileError, install_from
 from dialer.store.session_repo import SessionRepository
 from dialer.store.web_repo import ROLES, UserRepository
 from dialer.web.auth import Passwords
@@ -88,8 +89,10 @@ def _actor() -> str:
 
 def _database_url(config: Any) -> str:
     try:
-        return load_settings(config).database.url
-    except SettingsError as exc:
+        settings = load_settings(config)
+        install_from(settings.privacy)  # migrations seal debtor data with it
+        return settings.database.url
+    except (SettingsError, KeyFileError) as exc:
         fail(str(exc))
 
 

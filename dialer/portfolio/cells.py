@@ -9,6 +9,7 @@ of dialer/store/tables.py (cases.balance Numeric(14, 2), cases.days_past_due INT
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,7 +22,7 @@ from dialer.privacy import mask_name, mask_phone
 MAX_BALANCE = Decimal(10) ** 12  # cases.balance is Numeric(14, 2)
 MAX_DAYS_PAST_DUE = 2**31 - 1  # cases.days_past_due is INTEGER (32 bits on PostgreSQL)
 # Columns kept as text; a cell starting with one of these is a formula to a spreadsheet.
-TEXT_COLUMNS = ("debtor_ref", "name", "owner", "team", "skills")
+TEXT_COLUMNS = ("debtor_ref", "name", "owner", "team", "skills", "account_ref", "address")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NUL = "\x00"
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -154,3 +155,25 @@ def defused(cell: str) -> str:
     if cell.startswith(FORMULA_STARTS) or cell.lstrip().startswith(FORMULA_STARTS):
         return "'" + cell
     return cell
+
+
+def parse_date_of_birth(value: str) -> date | None:
+    """An ISO date (YYYY-MM-DD) in the past, from 1900 on; empty: not given."""
+    if not value:
+        return None
+    try:
+        born = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not a date (YYYY-MM-DD)") from None
+    if born.year < 1900 or born >= date.today():
+        raise ValueError("not a plausible date of birth")
+    return born
+
+
+def parse_postcode(value: str) -> str | None:
+    """A postal code: letters, digits, spaces and hyphens, up to 16; empty: not given."""
+    if not value:
+        return None
+    if len(value) > 16 or not all(c.isalnum() or c in " -" for c in value):
+        raise ValueError("not a postal code (letters, digits, spaces, hyphens; at most 16)")
+    return value.upper()

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from dialer.domain.model import Bucket, PhoneNumber
 from dialer.portfolio import cells
 from dialer.privacy import mask_name
-from dialer.store.records import NewCase
+from dialer.store.records import DebtorIdentity, NewCase
 from dialer.store.repositories import (
     CampaignRepository,
     CaseRepository,
@@ -46,9 +46,14 @@ OPTIONAL_COLUMNS = (
     *("phone2", "phone3", "phone_type", "phone2_type", "phone3_type", "consent"),
     *("timezone", "bucket", "currency", "owner", "team", "skills"),
     *("do_not_call", "cease_communication", "disputed"),
+    # The identity a collector verifies (sealed at rest; docs/privacy.md).
+    *("account_ref", "date_of_birth", "postcode", "address"),
 )
 PHONE_COLUMNS = (("phone", "phone_type"), ("phone2", "phone2_type"), ("phone3", "phone3_type"))
-_MAX_TEXT = {"debtor_ref": 64, "name": 200, "owner": 100, "team": 100}
+_MAX_TEXT = {
+    **{"debtor_ref": 64, "name": 200, "owner": 100, "team": 100},
+    **{"account_ref": 64, "address": 200},
+}
 _T = TypeVar("_T")
 
 
@@ -240,6 +245,8 @@ def _parse_row(
     bucket = row.parse("bucket", cells.parse_bucket)
     zone = row.parse("timezone", cells.parse_timezone)
     currency = row.parse("currency", lambda v: cells.parse_currency(v or default_currency))
+    born = row.parse("date_of_birth", cells.parse_date_of_birth)
+    postcode = row.parse("postcode", cells.parse_postcode)
     flags = {
         name: row.parse(name, lambda v: cells.parse_bool(v, default=False))
         for name in ("do_not_call", "cease_communication", "disputed")
@@ -260,6 +267,13 @@ def _parse_row(
         do_not_call=bool(flags["do_not_call"]),
         cease_communication=bool(flags["cease_communication"]),
         disputed=bool(flags["disputed"]),
+        identity=DebtorIdentity(
+            name=row.get("name"),
+            account_ref=row.get("account_ref") or None,
+            date_of_birth=born,
+            postcode=postcode,
+            address=row.get("address") or None,
+        ),
     )
     return _Row(line, case, row.get("owner") or None, row.get("team") or None)
 

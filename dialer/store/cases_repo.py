@@ -24,6 +24,7 @@ from dialer.domain.model import (
 )
 from dialer.store.attempts_repo import contact_history
 from dialer.store.batches import chunks
+from dialer.store.crypto import blind_index
 from dialer.store.records import CaseDetail, NewCase, UpsertResult
 from dialer.store.tables import Campaign, CaseNumber, CaseRow, Collector, Team, utcnow
 
@@ -38,6 +39,8 @@ _FLAG_COLUMNS = {
 # Imports may raise these flags but never lower them: a debtor's request to stop calling
 # outlives any re-import of the portfolio.
 _STICKY_FLAGS = ("do_not_call", "cease_communication", "disputed")
+# The sealed identity: a re-import sets what its row gives and keeps the rest.
+IDENTITY_COLUMNS = ("debtor_name", "account_ref", "date_of_birth", "postcode", "address")
 # What a re-import overwrites outright.
 _IMPORTED_COLUMNS = (
     *("display_name_masked", "timezone", "balance", "currency", "days_past_due"),
@@ -90,7 +93,7 @@ class CaseRepository:
         statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(CaseRow)
         new = statement.excluded
         updates: dict[str, Any] = {column: new[column] for column in _IMPORTED_COLUMNS}
-        for column in ("owner_collector_id", "team_id"):
+        for column in ("owner_collector_id", "team_id", *IDENTITY_COLUMNS):
             updates[column] = func.coalesce(new[column], CaseRow.__table__.c[column])
         for flag in _STICKY_FLAGS:
             updates[flag] = or_(CaseRow.__table__.c[flag], new[flag])
@@ -266,7 +269,7 @@ class CaseRepository:
     async def set_number_dnc(self, case_id: int, e164: str, dnc: bool = True) -> None:
         await self.session.execute(
             update(CaseNumber)
-            .where(and_(CaseNumber.case_id == case_id, CaseNumber.e164 == e164))
+            .where(and_(CaseNumber.case_id == case_id, CaseNumber.e164_index == blind_index(e164)))
             .values(dnc=dnc)
         )
 
@@ -333,7 +336,18 @@ def _insert_values(campaign_id: int, row: NewCase, now: datetime) -> dict[str, A
         "do_not_call": row.do_not_call,
         "cease_communication": row.cease_communication,
         "disputed": row.disputed,
+        **_identity_values(row),
     }
+
+
+def _identity_values(row: NewCase) -> dict[str, str | None]:
+    """The identity columns' clear values (sealed by the column type on the way in)."""
+    who = row.identity
+    if who is None:
+        return dict.fromkeys(IDENTITY_COLUMNS)
+    born = who.date_of_birth.isoformat() if who.date_of_birth is not None else None
+    values = (who.name, who.account_ref, born, who.postcode, who.address)
+    return dict(zip(IDENTITY_COLUMNS, values, strict=True))
 
 
 def _number_values(
@@ -345,7 +359,8 @@ def _number_values(
     old_dnc, old_consent = old.get((case_id, number.e164), (False, True))
     return {
         "case_id": case_id,
-        "e164": number.e164,
+        "e164": number.e164,  # sealed by its column type
+        "e164_index": blind_index(number.e164),
         "type": number.type.value,
         "consent": number.consent and old_consent,
         "dnc": number.dnc or old_dnc,

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.domain.model import ContactRecord, NumberType, PhoneNumber
 from dialer.store.attempts_repo import contact_outcome
+from dialer.store.crypto import keyring
 from dialer.store.lease_repo import LeasedCase
 from dialer.store.tables import READY_PREDICATE, utcnow
 
@@ -94,10 +95,13 @@ class Lease:
 async def numbers_of(
     session: AsyncSession, ids: Sequence[int]
 ) -> dict[int, tuple[PhoneNumber, ...]]:
+    # Raw statements skip the column type: numbers are opened here, for the engine to dial.
     found: dict[int, list[PhoneNumber]] = {}
-    for case_id, e164, kind, consent, dnc in await (await driver(session)).fetch(
+    opener = keyring()
+    for case_id, sealed, kind, consent, dnc in await (await driver(session)).fetch(
         _NUMBERS, list(ids)
     ):
+        e164 = opener.open(sealed, "case_numbers.e164")
         found.setdefault(case_id, []).append(PhoneNumber(e164, NumberType(kind), consent, dnc))
     return {case_id: tuple(numbers) for case_id, numbers in found.items()}
 
@@ -106,9 +110,11 @@ async def history_of(
     session: AsyncSession, ids: Sequence[int], since: datetime
 ) -> dict[int, tuple[ContactRecord, ...]]:
     found: dict[int, list[ContactRecord]] = {}
-    for case_id, at, number, outcome in await (await driver(session)).fetch(
+    opener = keyring()
+    for case_id, at, sealed, outcome in await (await driver(session)).fetch(
         _HISTORY, list(ids), since
     ):
+        number = opener.open(sealed, "call_attempts.number_e164")
         found.setdefault(case_id, []).append(ContactRecord(at, number, contact_outcome(outcome)))
     return {case_id: tuple(records) for case_id, records in found.items()}
 

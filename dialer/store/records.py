@@ -64,6 +64,20 @@ class NewCase:
     do_not_call: bool = False
     cease_communication: bool = False
     disputed: bool = False
+    # The debtor's identity, sealed at rest (dialer.store.sealed): shown in the clear only
+    # to the collector the call is routed to and to managers (dialer.store.identity_repo).
+    identity: DebtorIdentity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DebtorIdentity:
+    """What a collector verifies before discussing the debt ("Am I speaking with ...?")."""
+
+    name: str | None = None
+    account_ref: str | None = None
+    date_of_birth: date | None = None
+    postcode: str | None = None
+    address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

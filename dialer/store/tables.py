@@ -7,6 +7,10 @@ database enums would make every new value a migration on PostgreSQL.
 Every datetime column is `UTCDateTime`: aware UTC in, aware UTC out, on SQLite as on
 PostgreSQL. The migrations in `migrations/versions/` must build this module exactly; a test
 compares them with Alembic's autogenerate.
+
+Debtor data is sealed per field (`Sealed`, dialer.store.sealed): the name and identifying
+fields, every phone number (with a blind index for lookups). Over 400 lines: one model per
+table, in one module, so that the migrations have one thing to match.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from dialer.store.sealed import Sealed
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -216,8 +222,15 @@ class CaseRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     debtor_ref: Mapped[str] = mapped_column(String(64))
-    # Only the masked form is kept: the dialer never needs the debtor's full name.
+    # The masked form, for logs, lists and exports; the clear name is sealed (0007), and
+    # null for cases imported before 0007 (their clear name was never stored).
     display_name_masked: Mapped[str] = mapped_column(String(200))
+    debtor_name: Mapped[str | None] = mapped_column(Sealed("cases.debtor_name"))
+    # What a collector checks before disclosing the debt (right-party verification), sealed.
+    account_ref: Mapped[str | None] = mapped_column(Sealed("cases.account_ref"))
+    date_of_birth: Mapped[str | None] = mapped_column(Sealed("cases.date_of_birth"))  # ISO
+    postcode: Mapped[str | None] = mapped_column(Sealed("cases.postcode"))
+    address: Mapped[str | None] = mapped_column(Sealed("cases.address"))
     timezone: Mapped[str | None] = mapped_column(String(64))
     balance: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3))
@@ -250,11 +263,13 @@ class CaseRow(Base):
 
 class CaseNumber(Base):
     __tablename__ = "case_numbers"
-    __table_args__ = (UniqueConstraint("case_id", "e164"),)
+    __table_args__ = (UniqueConstraint("case_id", "e164_index"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
-    e164: Mapped[str] = mapped_column(String(16), index=True)
+    e164: Mapped[str] = mapped_column(Sealed("case_numbers.e164"))  # sealed (0007)
+    # HMAC of the number (crypto.blind_index): lookups and de-duplication use this.
+    e164_index: Mapped[str] = mapped_column(String(64), index=True)
     type: Mapped[str] = mapped_column(String(24))
     consent: Mapped[bool] = mapped_column(Boolean, default=True)
     dnc: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -273,7 +288,7 @@ class CallAttempt(Base):
     # No cascade: attempt records must outlive their case (kept >= 2 years).
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
-    number_e164: Mapped[str] = mapped_column(String(16))
+    number_e164: Mapped[str] = mapped_column(Sealed("call_attempts.number_e164"))  # 0007
     call_id: Mapped[str] = mapped_column(String(64), unique=True)
     collector_id: Mapped[int | None] = mapped_column(
         ForeignKey("collectors.id", ondelete="SET NULL")
@@ -393,3 +408,19 @@ class AuditLog(Base):
     subject: Mapped[str] = mapped_column(String(200), index=True)
     old: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     new: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AccessAudit(Base):
+    """Every read of a debtor's identity in the clear (0007): who, which case, when, why
+    (`routed_call`: the collector the call was routed to; `manager_view`)."""
+
+    __tablename__ = "access_audit"
+    __table_args__ = (Index("ix_access_audit_case_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    # No cascade: the record of who read a debtor's data outlives the case.
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    reason: Mapped[str] = mapped_column(String(32))

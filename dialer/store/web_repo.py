@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.store.cases_repo import CaseRepository
 from dialer.store.history_repo import DispositionRepository
-from dialer.store.records import CaseDetail, DispositionInfo, DispositionKind
+from dialer.store.records import CaseDetail, DebtorIdentity, DispositionInfo, DispositionKind
 from dialer.store.tables import (
     AuditLog,
     CallAttempt,
@@ -65,6 +65,9 @@ class CaseScreen:
     campaign: str
     contacts: tuple[ContactLine, ...]
     dispositions: tuple[DispositionInfo, ...]
+    # The debtor's identity in the clear: set only for the routed collector and managers,
+    # after an audited read (dialer.store.identity_repo); None shows the masked forms only.
+    identity: DebtorIdentity | None = None
 
     @property
     def promises(self) -> tuple[DispositionInfo, ...]:

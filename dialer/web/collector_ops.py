@@ -9,7 +9,7 @@ A request the collector's current state does not allow is refused with 409 and t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from dialer.domain.events import (
     CollectorReady,
 )
 from dialer.privacy import mask_phone
+from dialer.store.identity_repo import MANAGER_VIEW, ROUTED_CALL, IdentityRepository
 from dialer.store.web_repo import CallbackLine, CaseScreen, WebRepository
 from dialer.web import local_time
 from dialer.web.context import Principal, WebContext, WebError
@@ -55,11 +56,13 @@ class CollectorView:
     pause_reason: str | None
     since: float | None
     call_id: str | None
-    wrap_seconds_left: float | None  # real seconds until automatic ready, if any
+    wrap_seconds_left: float | None  # real seconds until the wrap-up ends by itself, if it does
     routed: RoutedCall | None
     campaigns: tuple[str, ...]
     pause_reasons: tuple[str, ...]
     elapsed_seconds: float | None = None  # real seconds in the current state
+    note: str | None = None  # why they take no calls (dialer.web.presence), in plain words
+    wrap_by_click: bool = True  # wrap-up ends with Ready (else by itself: wrap_up_seconds)
 
     @property
     def logged_in(self) -> bool:
@@ -90,6 +93,7 @@ class CollectorView:
             "campaigns": list(self.campaigns),
             "pause_reasons": list(self.pause_reasons),
             "elapsed_seconds": self.elapsed_seconds,
+            "note": self.note,
         }
 
 
@@ -123,14 +127,17 @@ def view(ctx: WebContext, who: Principal) -> CollectorView:
         return CollectorView(
             who.username, collector_id, None, _S.LOGGED_OUT.value, None, None, None, None,
             ctx.hub.routed.get(collector_id), campaigns, reasons,
+            note=ctx.presence.note(collector_id, _S.LOGGED_OUT.value, None),
         )  # fmt: skip
     name, collector = found
+    engine = ctx.runner(name).engine
     wrap_left = None
-    auto = ctx.runner(name).engine.config.auto_ready_after_wrap
-    if collector.state is _S.WRAP_UP and collector.wrap_started_at is not None and auto is not None:
-        left = collector.wrap_started_at + auto - ctx.now()
-        wrap_left = max(0.0, ctx.dialer.clock.real_seconds(left))
+    ends_at = engine.wrap_ends_at(collector)  # wrap_up_seconds, or the max_wrap_seconds limit
+    if ends_at is not None:
+        wrap_left = max(0.0, ctx.dialer.clock.real_seconds(ends_at - ctx.now()))
     elapsed = ctx.dialer.clock.real_seconds(ctx.now() - collector.since)
+    state, reason = collector.state.value, collector.pause_reason
+    note = ctx.presence.note(collector_id, state, reason, engine.after_call(collector_id))
     return CollectorView(
         who.username,
         collector_id,
@@ -144,6 +151,8 @@ def view(ctx: WebContext, who: Principal) -> CollectorView:
         campaigns,
         reasons,
         elapsed,
+        note,
+        engine.config.auto_ready_after_wrap is None,
     )
 
 
@@ -161,6 +170,8 @@ def go_ready(ctx: WebContext, who: Principal, campaign: str | None) -> str:
         runner = ctx.runner(name)
         if who.user.collector_row is not None:
             runner.register_collector(collector_id, who.user.collector_row)
+        ctx.presence.heard(collector_id, runner)  # they are here: watched from now on
+        ctx.presence.forced.pop(collector_id, None)
         runner.push(CollectorLoggedIn(collector_id, who.user.team, who.user.skills))
         return name
     name, collector = found
@@ -168,7 +179,9 @@ def go_ready(ctx: WebContext, who: Principal, campaign: str | None) -> str:
         raise WebError(409, f"logged in to campaign {name!r}; leave it first")
     if collector.state not in READYABLE:
         raise WebError(409, f"cannot go ready while {collector.state.value}")
+    ctx.presence.heard(collector_id)
     if collector.state is not _S.READY:
+        ctx.presence.forced.pop(collector_id, None)
         ctx.runner(name).push(CollectorReady(collector_id))
     return name
 
@@ -201,13 +214,13 @@ def leave(ctx: WebContext, who: Principal) -> str:
 
 
 def leave_quietly(ctx: WebContext, who: Principal) -> None:
-    """Logging out of the web: leave the campaign too, where the state allows it (a
-    collector on a call stays until the call ends)."""
+    """Logging out of the web: leave the campaign too; a collector with a call in hand
+    leaves when that call ends (no wrap-up)."""
     if who.role != "collector" or who.user.collector is None:
         return
     found = ctx.locate(who.user.collector)
-    if found is not None and found[1].state in LEAVABLE:
-        ctx.runner(found[0]).push(CollectorLoggedOut(who.user.collector))
+    if found is not None:
+        ctx.runner(found[0]).push(CollectorLoggedOut(who.user.collector, after_call=True))
 
 
 async def hang_up(ctx: WebContext, who: Principal) -> str:
@@ -223,13 +236,20 @@ async def hang_up(ctx: WebContext, who: Principal) -> str:
 
 async def case_screen(ctx: WebContext, who: Principal, case_id: int) -> CaseScreen:
     """The case, if `who` may see it: a collector the case of the call routed to them or
-    of one of their callbacks; a manager the cases of their campaigns."""
-    async with ctx.sessions() as db:
+    of one of their callbacks; a manager the cases of their campaigns.
+
+    The debtor's identity comes in the clear (an audited read) only to the collector while
+    the call is theirs (on it, or wrapping it up) and to managers; a callback's case shows
+    the masked forms only."""
+    reason: str | None = None
+    async with ctx.sessions() as db, db.begin():
         repo = WebRepository(db)
         if who.role == "collector":
             collector_id = collector_id_of(who)
             routed = ctx.hub.routed.get(collector_id)
             allowed = routed is not None and routed.case_id == case_id
+            if allowed and call_is_theirs(ctx, collector_id, routed):
+                reason = ROUTED_CALL
             if not allowed and who.user.collector_row is not None:
                 allowed = await repo.has_callback(who.user.collector_row, case_id)
             if not allowed:
@@ -239,9 +259,33 @@ async def case_screen(ctx: WebContext, who: Principal, case_id: int) -> CaseScre
             screen = await repo.case_screen(case_id)
             if screen is not None and screen.campaign not in ctx.visible_campaigns(who):
                 raise WebError(403, "not one of your campaigns")
-    if screen is None:
-        raise WebError(404, f"no case {case_id}")
+            reason = MANAGER_VIEW if who.is_manager else None
+        if screen is None:
+            raise WebError(404, f"no case {case_id}")
+        if reason is not None:
+            identity = await IdentityRepository(db).read(
+                case_id, actor=who.username, role=who.role, reason=reason, now=ctx.utcnow()
+            )
+            screen = replace(screen, identity=identity)
     return screen
+
+
+def call_is_theirs(ctx: WebContext, collector_id: str, routed: RoutedCall | None) -> bool:
+    """The routed call is up, or its collector is still wrapping it up."""
+    if routed is None:
+        return False
+    if routed.ended_at is None:
+        return True
+    found = ctx.locate(collector_id)
+    return (
+        found is not None
+        and found[1].state is _S.WRAP_UP
+        and found[1].call_id
+        in (
+            None,
+            routed.call_id,
+        )
+    )
 
 
 async def callbacks(ctx: WebContext, who: Principal) -> list[CallbackLine]:
@@ -276,9 +320,11 @@ def case_dict(
     live: bool = False,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The screen pop as JSON: the masked name and numbers only, never the clear ones.
-    Times are UTC (`at`) and, with the debtor's `zone`, local (`at_local`). An attempt
-    without an outcome is "in progress" when it is the newest and a call is `live`."""
+    """The screen pop as JSON: the masked name and numbers, and `identity` (the clear name,
+    account reference, date of birth, postcode, address) only when the screen carries it
+    (`case_screen`: an audited read); numbers stay masked. Times are UTC (`at`) and, with
+    the debtor's `zone`, local (`at_local`). An attempt without an outcome is "in
+    progress" when it is the newest and a call is `live`."""
     detail, case = screen.detail, screen.detail.case
     zone = zone or ZoneInfo("UTC")
 
@@ -294,6 +340,7 @@ def case_dict(
         "id": detail.id,
         "campaign": screen.campaign,
         "display_name": detail.display_name_masked,
+        "identity": identity_dict(screen),
         "balance": str(case.balance),
         "currency": detail.currency,
         "days_past_due": case.days_past_due,
@@ -334,4 +381,18 @@ def case_dict(
             }
             for n in screen.notes
         ],
+    }
+
+
+def identity_dict(screen: CaseScreen) -> dict[str, str | None] | None:
+    who = screen.identity
+    if who is None:
+        return None
+    born = who.date_of_birth.isoformat() if who.date_of_birth is not None else None
+    return {
+        "name": who.name,
+        "account_ref": who.account_ref,
+        "date_of_birth": born,
+        "postcode": who.postcode,
+        "address": who.address,
     }

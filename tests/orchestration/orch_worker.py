@@ -18,6 +18,7 @@ from pathlib import Path
 from orchkit import NOON, profile
 
 from dialer.orchestration.supply import Hopper
+from dialer.store.crypto import Keyring, install
 from dialer.store.db import create_engine, session_factory
 
 GO_TIMEOUT = 60.0
@@ -67,6 +68,8 @@ async def hold(url: str, campaign_id: int, owner: str, count: int, lease: float)
 
 
 def main(argv: list[str]) -> None:
+    # The same keyring as tests/conftest.py's `privacy_keyring`: the numbers are sealed.
+    install(Keyring({"ktest0001": b"k" * 32}, current="ktest0001", index_key_id="ktest0001"))
     mode, url, campaign_id, owner = argv[1], argv[2], int(argv[3]), argv[4]
     if mode == "race":
         asyncio.run(race(url, campaign_id, owner, int(argv[5]), Path(argv[6]), Path(argv[7])))
