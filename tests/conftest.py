@@ -87,19 +87,23 @@ async def migrated_engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 # Debtor data is sealed with the process's keyring (dialer.store.crypto); the daemon and
-# the CLI install it from the settings, tests get a fixed one (tests/store/test_store_crypto
-# installs others where it matters).
-TEST_KEYRING_ID = "ktest0001"
+# the CLI install it from the settings. Tests get a fixed key through the environment
+# (DIALER_PRIVACY__KEY), so a CLI command run in the test's process or in a subprocess
+# loads the same keyring the test installed.
+TEST_PRIVACY_KEY = "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s="  # base64 of b"k" * 32
 
 
 @pytest.fixture(autouse=True)
-def privacy_keyring() -> Iterator[None]:
-    from dialer.store.crypto import Keyring, install, installed
+def privacy_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The installed keyring's key id."""
+    from dialer.settings import PrivacySettings
+    from dialer.store.crypto import install, installed
+    from dialer.store.keyfile import keyring_from
 
     before = installed()
-    install(
-        Keyring({TEST_KEYRING_ID: b"k" * 32}, current=TEST_KEYRING_ID, index_key_id=TEST_KEYRING_ID)
-    )
-    yield
+    monkeypatch.setenv("DIALER_PRIVACY__KEY", TEST_PRIVACY_KEY)
+    keyring = keyring_from(PrivacySettings(key=TEST_PRIVACY_KEY))
+    install(keyring)
+    yield keyring.current
     if before is not None:
         install(before)

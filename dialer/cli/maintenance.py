@@ -19,4 +19,6 @@ def migrate(config: ConfigOption = None) -> None:
 def show_config(config: ConfigOption = None) -> None:
     """Validate the settings and print them as resolved (secrets hidden)."""
     settings = settings_from(config)
-    console.print_json(settings.model_dump_json(exclude={"web": {"session_secret"}}))
+    console.print_json(
+        settings.model_dump_json(exclude={"web": {"session_secret"}, "privacy": {"key"}})
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,9 @@ COLUMNS = (
     "do_not_call",
     "cease_communication",
     "disputed",
+    "account_ref",
+    "date_of_birth",
+    "postcode",
 )
 
 # (area code, share of US cases): the zones the numbers map to are spread over the country,
@@ -129,8 +133,21 @@ def generate_portfolio(
             row["owner"] = str(rng.choice(list(owners)))
         elif teams and rng.random() < 0.5:
             row["team"] = str(rng.choice(list(teams)))
+        row.update(_identity(i, bool(uk[i])))
         rows.append(row)
     return rows
+
+
+def _identity(i: int, uk: bool) -> dict[str, str]:
+    """What a collector verifies, made from the row number alone (no random draws: the
+    rest of the portfolio stays what it was for a seed)."""
+    born = date(1950, 1, 1) + timedelta(days=(i * 7919) % 18000)
+    postcode = f"E{1 + i % 20} {i % 10}AB" if uk else f"{10001 + (i * 37) % 89998:05d}"
+    return {
+        "account_ref": f"ACC{i + 1:08d}",
+        "date_of_birth": born.isoformat(),
+        "postcode": postcode,
+    }
 
 
 def _numbers(rng: np.random.Generator, uk: bool, area: str) -> list[str]:

@@ -11,6 +11,7 @@ python orch_worker.py hold URL CAMPAIGN_ID OWNER COUNT LEASE_SECONDS
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,8 +19,9 @@ from pathlib import Path
 from orchkit import NOON, profile
 
 from dialer.orchestration.supply import Hopper
-from dialer.store.crypto import Keyring, install
+from dialer.settings import PrivacySettings
 from dialer.store.db import create_engine, session_factory
+from dialer.store.keyfile import install_from
 
 GO_TIMEOUT = 60.0
 
@@ -68,8 +70,8 @@ async def hold(url: str, campaign_id: int, owner: str, count: int, lease: float)
 
 
 def main(argv: list[str]) -> None:
-    # The same keyring as tests/conftest.py's `privacy_keyring`: the numbers are sealed.
-    install(Keyring({"ktest0001": b"k" * 32}, current="ktest0001", index_key_id="ktest0001"))
+    # The keyring of tests/conftest.py's `privacy_keyring` (DIALER_PRIVACY__KEY, inherited).
+    install_from(PrivacySettings(key=os.environ["DIALER_PRIVACY__KEY"]))
     mode, url, campaign_id, owner = argv[1], argv[2], int(argv[3]), argv[4]
     if mode == "race":
         asyncio.run(race(url, campaign_id, owner, int(argv[5]), Path(argv[6]), Path(argv[7])))
