@@ -31,13 +31,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from dialer.compliance import load_profile
 from dialer.orchestration.reassign import Reassigner
 from dialer.orchestration.settings import ReassignSettings
 from dialer.orchestration.supply import Hopper
 from dialer.settings import PACKAGE_CONFIG_DIR
+from dialer.store.crypto import Keyring, install, keyring, new_key_id, new_master_key
 from dialer.store.db import create_engine, migrate, session_factory
 from dialer.store.lease_repo import LeaseRepository
 
@@ -67,8 +68,9 @@ LOAD = [
     "1 + g % :collectors, 1 + (g % :collectors) / :per_team, '[]', random() * 100, "
     "CASE WHEN g % 10 = 1 THEN CAST(:now AS timestamptz) + interval '2 hours' END, "
     "g % 100 = 7, false, false, false, now(), now() FROM generate_series(1, :n) g",
-    "INSERT INTO case_numbers (case_id, e164, type, consent, dnc, position) "
-    "SELECT g, '+1212' || lpad(CAST(g % 10000000 AS text), 7, '0'), 'debtor', true, false, 0 "
+    # Clear numbers first, sealed (with their blind index) by `seal_numbers` below.
+    "INSERT INTO case_numbers (case_id, e164, e164_index, type, consent, dnc, position) "
+    "SELECT g, '+1212' || lpad(CAST(g % 10000000 AS text), 7, '0'), '', 'debtor', true, false, 0 "
     "FROM generate_series(1, :n) g",
     "INSERT INTO call_attempts (case_id, campaign_id, number_e164, call_id, dialed_at, "
     "outcome, abandoned) SELECT 1 + (CAST(g AS bigint) * 7919) % :n, 1, '+12125550000', "
@@ -78,6 +80,26 @@ LOAD = [
     "FROM generate_series(1, :attempts) g",
     "SELECT setval(pg_get_serial_sequence('cases', 'id'), :n)",
 ]
+
+
+async def seal_numbers(conn: AsyncConnection) -> None:
+    """Seal the numbers LOAD wrote in the clear, as an import would (dialer.store.crypto)."""
+    keys = keyring()
+    for table, column in (("case_numbers", "e164"), ("call_attempts", "number_e164")):
+        label = f"{table}.{column}"
+        rows = (await conn.execute(text(f"SELECT id, {column} FROM {table}"))).all()
+        index = ", e164_index = :index" if table == "case_numbers" else ""
+        update = text(f"UPDATE {table} SET {column} = :value{index} WHERE id = :id")
+        for start in range(0, len(rows), 5000):
+            await conn.execute(
+                update,
+                [
+                    {"id": i, "value": keys.seal(v, label), "index": keys.blind_index(v)}
+                    if index
+                    else {"id": i, "value": keys.seal(v, label)}
+                    for i, v in rows[start : start + 5000]
+                ],
+            )
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -99,6 +121,7 @@ async def load(url: str, n: int) -> float:
         for statement in LOAD:
             names = [k for k in params if f":{k}" in statement]
             await conn.execute(text(statement), {k: params[k] for k in names})
+        await seal_numbers(conn)
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text("ANALYZE"))
@@ -255,6 +278,8 @@ def main() -> None:
     parser.add_argument("--refills", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
     args = parser.parse_args()
+    key_id = new_key_id()  # a throwaway key: the benchmark's schema is its own
+    install(Keyring({key_id: new_master_key()}, current=key_id, index_key_id=key_id))
     asyncio.run(main_async(args.url, args.cases, args.refills, args.keep))
 
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from opskit import COLLECTORS, RULES, daemon_settings, require, running_daemon, until
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from dialer import __version__
 from dialer.compliance.rules import Reason
@@ -25,6 +25,7 @@ from dialer.domain.calls import CallOutcome
 from dialer.metrics import HOPPER_EMPTY_REASONS
 from dialer.metrics.catalogue import catalogue
 from dialer.store.db import create_engine
+from dialer.store.tables import CaseNumber
 
 # Series that appear with their first event (or from another helper's component).
 EVENT_SERIES = {
@@ -102,7 +103,8 @@ async def test_scrape_has_every_catalogued_metric_and_no_debtor_data(tmp_path: P
     db = create_engine(settings.database.url)
     try:
         async with db.connect() as conn:
-            numbers = [r[0] for r in (await conn.execute(text("select e164 from case_numbers")))]
+            found = await conn.execute(select(CaseNumber.e164))  # opened: they are sealed
+            numbers = list(found.scalars())
             cases = await conn.execute(text("select debtor_ref, display_name_masked from cases"))
             debtors = [value for row in cases for value in row]
     finally:
