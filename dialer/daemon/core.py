@@ -41,9 +41,7 @@ from dialer.logs import event
 from dialer.metrics import Metrics
 from dialer.orchestration.orchestrator import Orchestrator, recycle_delays
 from dialer.settings import CampaignSettings, Settings
-from dialer.store.crypto import installed
 from dialer.store.db import create_engine, migrate, session_factory
-from dialer.store.keyfile import install_from
 from dialer.store.org_repo import CampaignRepository, CollectorRepository
 from dialer.telephony.port import Trunk, TrunkEvent
 from dialer.web.facade import CampaignHealth
@@ -93,8 +91,6 @@ class Daemon:
         self.profiles = startup.check_campaigns(self.settings)
         startup.check_settings(self.settings, self.instance, self.clock)
         url = self.settings.database.url
-        if installed() is None:  # the CLI installs it; an embedding program may not have
-            install_from(self.settings.privacy)
         await migrate(url)
         self._db = create_engine(url, pool_size=self.settings.database.pool_size)
         self._sessions = session_factory(self._db)

@@ -27,6 +27,8 @@ from dialer.clock import Clock
 from dialer.compliance import Profile, load_profile, require_safe_campaign_config
 from dialer.settings import Settings
 from dialer.store.cases_repo import CaseRepository
+from dialer.store.crypto import installed
+from dialer.store.keyfile import install_from
 from dialer.store.org_repo import CampaignRepository, CollectorRepository
 from dialer.store.tables import CallAttempt, Campaign, CaseRow, Team, User
 
@@ -119,7 +121,11 @@ def _too_long(key: str, value: str, most: int, why: str) -> StartupError:
 
 def check_settings(settings: Settings, instance: str, clock: Clock) -> None:
     """Refuse what would fail later, silently: a value longer than the store's column for
-    it, a calling window for no campaign, a lease too short in real time at this speed."""
+    it, a calling window for no campaign, a lease too short in real time at this speed.
+    Also loads the privacy keyring (which the migrations need) when none is installed yet:
+    the CLI installs it, a program embedding the daemon may not have."""
+    if installed() is None:
+        install_from(settings.privacy)
     for key, value, column in _column_values(settings, instance):
         most = _limit(column)
         if len(value) > most:

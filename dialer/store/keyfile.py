@@ -16,24 +16,35 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Protocol
 
-from dialer.settings import PrivacySettings
 from dialer.store.crypto import KEY_BYTES, Keyring, install, new_key_id, new_master_key
 
 _FORMAT = 1
+
+
+class PrivacyConfig(Protocol):
+    """What the keyring is loaded from (dialer.settings.PrivacySettings; the store does not
+    import the settings, which import the parts above the store)."""
+
+    @property
+    def key(self) -> str | None: ...
+
+    @property
+    def key_file(self) -> Path: ...
 
 
 class KeyFileError(RuntimeError):
     """The keyring cannot be read or made: names the file or setting and why."""
 
 
-def keyring_from(privacy: PrivacySettings) -> Keyring:
+def keyring_from(privacy: PrivacyConfig) -> Keyring:
     if privacy.key:
         return _env_keyring(privacy.key)
     return load_or_create(privacy.key_file)
 
 
-def install_from(privacy: PrivacySettings) -> Keyring:
+def install_from(privacy: PrivacyConfig) -> Keyring:
     """Load (or make) the keyring the settings name and install it for this process."""
     keyring = keyring_from(privacy)
     install(keyring)
