@@ -44,7 +44,8 @@ LABEL_VALUES: dict[str, set[str]] = {
     "outcome": {o.value for o in CallOutcome},
     "reason": set(HOPPER_EMPTY_REASONS)
     | {r.value for r in Reason}
-    | {"unknown", "store_unavailable"},
+    | {"unknown", "store_unavailable"}
+    | {"disconnected", "phone_lost"},  # dialer_collector_presence_lost_total
     "command": {"originate", "bridge", "play", "cancel", "hangup"},
     "trunk": {"sip", "simulated"},  # the trunk's kind: one per daemon
     "version": {__version__},
