@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Mapping
 
 from dialer.daemon.runner import CampaignRunner
-from dialer.domain.agents import CollectorState
+from dialer.domain.agents import PHONE_LOST, CollectorState
 from dialer.domain.commands import Bridge, Command
 from dialer.domain.events import (
     CallFailed,
@@ -38,7 +38,6 @@ from dialer.logs import event as log_event
 from dialer.telephony.port import Trunk
 
 log = logging.getLogger(__name__)
-PHONE_LOST = "phone_lost"  # the pause reason when a collector's phone hangs up its leg
 
 
 class LegAwareRunner(CampaignRunner):

@@ -14,8 +14,10 @@ from enum import StrEnum
 
 from dialer.domain.errors import IllegalCollectorTransition
 
-# The pause reason of a collector whose console was gone for the presence timeout.
+# The pause reasons the dialer sets itself: a collector whose console was gone for the
+# presence timeout, and one whose SIP phone hung up its nailed-up leg.
 DISCONNECTED = "disconnected"
+PHONE_LOST = "phone_lost"
 
 
 class CollectorState(StrEnum):

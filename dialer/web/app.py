@@ -31,7 +31,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dialer import __version__
 from dialer.logs import event
-from dialer.web import accounts_api, accounts_page, api, console, manager, pages
+from dialer.web import (
+    accounts_api,
+    accounts_page,
+    api,
+    collector_control_api,
+    collector_control_page,
+    console,
+    manager,
+    pages,
+)
 from dialer.web.body_limits import BodyLimits
 from dialer.web.context import (
     STATIC_DIR,
@@ -176,6 +185,8 @@ def create_app(dialer: DialerFacade) -> FastAPI:
     app.include_router(console.router)
     app.include_router(manager.router)
     app.include_router(accounts_page.router)
+    app.include_router(collector_control_api.router)
+    app.include_router(collector_control_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     allow = dialer.settings.web.metrics_allow
 

@@ -33,6 +33,7 @@ from dialer.web.auth import (
 )
 from dialer.web.events_hub import EventsHub
 from dialer.web.facade import CampaignHandle, DialerFacade
+from dialer.web.presence import Presence
 from dialer.web.session_secret import session_secret
 from dialer.web.throttle import LoginThrottles
 
@@ -105,6 +106,7 @@ class WebContext:
     hub: EventsHub
     templates: Jinja2Templates
     signer: SessionSigner
+    presence: Presence  # whose console is there (dialer.web.presence)
     passwords: Passwords = field(default_factory=Passwords)
     throttle: LoginThrottles = field(default_factory=LoginThrottles)
     pacing: dict[str, Pacing] = field(default_factory=dict)  # changed at run time
@@ -176,6 +178,7 @@ def new_context(dialer: DialerFacade) -> WebContext:
         hub=EventsHub(lambda _cid: None),
         templates=templates,
         signer=SessionSigner(secret, web.session_max_age),
+        presence=Presence(dialer, web.presence_timeout_seconds),
         throttle=LoginThrottles.from_settings(web.login_throttle),
     )
     context.hub = EventsHub(context.locate)

@@ -2,8 +2,9 @@
 seconds by htmx) and, when it is not dialing, why (the trunk is down, the store is, it is
 paused, outside its window ...: dialer.web.banner), start/pause, the pacing form with a
 warning in plain words when the pacing in force is risky (dialer.web.pacing_checks), the
-latest pacing decisions (a plain sentence each, the pacer's record one click away) and the
-audit log. Changes apply to the running engine at once and are audited."""
+latest pacing decisions (a plain sentence each, the pacer's record one click away), the
+collectors with Pause and Log out (dialer.web.collector_control_page) and the audit log.
+Changes apply to the running engine at once and are audited."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from dialer.web import campaign_ops, pacing_checks
+from dialer.web import campaign_ops, collector_control, pacing_checks
 from dialer.web.banner import banner_for
 from dialer.web.context import (
     Principal,
@@ -62,14 +63,20 @@ async def manager_page(
                 "warnings": pacing_checks.warnings(ctx, name, pacing, verdict),
                 "audit": await campaign_ops.audit(ctx, name, 10),
                 "profile": ctx.dialer.profiles[name].label,
+                "roster": collector_control.roster(ctx, name),  # force pause / logout
                 **panel,
             }
         )
     done = request.query_params.get("done")
-    notice = {"pacing": "Pacing applied.", "running": "Campaign updated."}.get(done or "")
+    notice = {
+        "pacing": "Pacing applied.",
+        "running": "Campaign updated.",
+        "collector": "Collector updated (see the audit log).",
+    }.get(done or "")
     return render(
         ctx, request, "manager.html", who, status, title="Campaigns", campaigns=campaigns,
         modes=MODES, error=error, error_campaign=error_campaign, notice=notice,
+        presence_timeout=ctx.presence.timeout,
     )  # fmt: skip
 
 

@@ -4,6 +4,9 @@ is bridged to them, pushed the moment the engine decides.
 A stream starts with the current state (so a page never misses what happened between its
 rendering and the connection), then relays the events hub's messages for that collector,
 with a comment line as keep-alive. It ends when the client goes away or the daemon stops.
+It is also the collector's heartbeat (dialer.web.presence): its opening and its end are
+heard, and every `Presence.ping_every` seconds it sends a `presence` event that the page
+answers with `POST /api/v1/me/presence`.
 The console renders messages as HTML fragments for htmx's SSE extension; the API sends
 JSON (`GET /api/v1/me/events`). A stream may also be given a `poll` (called at the start
 and then every half second, while the stream is quiet too) for what changes without a
@@ -44,11 +47,30 @@ def format_event(name: str, data: str) -> str:
 async def relay(
     ctx: WebContext, collector_id: str, render: Renderer, poll: Poll | None = None
 ) -> AsyncIterator[str]:
+    presence = ctx.presence
+    presence.stream_opened(collector_id)
+    try:
+        async for chunk in _relay(ctx, collector_id, render, poll):
+            yield chunk
+    finally:  # also when the client went away (the response is cancelled)
+        presence.stream_closed(collector_id)
+
+
+def ping() -> str:
+    """The heartbeat's question; the page answers `POST /api/v1/me/presence`."""
+    return format_event("presence", json.dumps({"answer": "/api/v1/me/presence"}))
+
+
+async def _relay(
+    ctx: WebContext, collector_id: str, render: Renderer, poll: Poll | None
+) -> AsyncIterator[str]:
     yield f"retry: {RETRY_MS}\n\n"
+    every = ctx.presence.ping_every
     with ctx.hub.subscription(collector_id) as queue:
         for name, data in await render(None) + (poll() if poll else []):
             yield format_event(name, data)
-        quiet_since = time.monotonic()
+        yield ping()
+        quiet_since = pinged = time.monotonic()
         while not ctx.dialer.stopping:
             try:
                 async with asyncio.timeout(POLL):
@@ -57,7 +79,10 @@ async def relay(
                 polled = poll() if poll else []
                 for name, data in polled:
                     yield format_event(name, data)
-                if polled:
+                if time.monotonic() - pinged >= every:
+                    quiet_since = pinged = time.monotonic()
+                    yield ping()
+                elif polled:
                     quiet_since = time.monotonic()
                 elif time.monotonic() - quiet_since >= KEEP_ALIVE:
                     quiet_since = time.monotonic()
@@ -68,6 +93,9 @@ async def relay(
             quiet_since = time.monotonic()
             for name, data in await render(message) + (poll() if poll else []):
                 yield format_event(name, data)
+            if quiet_since - pinged >= every:  # a busy stream pings too
+                pinged = quiet_since
+                yield ping()
 
 
 def stream(

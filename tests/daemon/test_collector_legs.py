@@ -11,8 +11,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from dialer.daemon.collector_legs import PHONE_LOST, CollectorLegs, LegAwareRunner
-from dialer.domain.agents import CollectorState
+from dialer.daemon.collector_legs import CollectorLegs, LegAwareRunner
+from dialer.domain.agents import PHONE_LOST, CollectorState
 from dialer.domain.commands import Bridge, Command, Originate
 from dialer.domain.events import (
     CallAnswered,

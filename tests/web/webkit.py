@@ -42,13 +42,19 @@ USERS: list[tuple[str, str, str | None]] = [
 
 
 def write_settings(
-    tmp_path: Path, campaign_extra: str = "", pacing: str = "progressive"
+    tmp_path: Path,
+    campaign_extra: str = "",
+    pacing: str = "progressive",
+    presence_timeout: float = 15.0,
 ) -> Settings:
     path = tmp_path / "dialer.yaml"
     path.write_text(
         f"""
 database: {{url: "sqlite+aiosqlite:///{tmp_path}/dialer.db"}}
-web: {{port: 0, session_secret: "test-secret-for-signing"}}
+web:
+  port: 0
+  session_secret: "test-secret-for-signing"
+  presence_timeout_seconds: {presence_timeout}
 trunk:
   kind: simulated
   simulated:

@@ -6,6 +6,8 @@
 //   server swaps the call panel in (the call ends, the stream reconnects).
 // - "Use this time": a refused callback's next allowed time fills the callback field.
 // - Disconnected: the banner shows while the event stream is down, hides when it is back.
+// - Presence: each "presence" event of the stream is answered at once (POST
+//   /api/v1/me/presence), so the dialer knows this console is here (dialer/web/presence.py).
 // - Technical records (manager): an opened <details> stays open across panel refreshes.
 (function () {
   function clock(seconds) {
@@ -118,6 +120,33 @@
   });
   document.addEventListener("htmx:sseMessage", function () {
     document.body.dataset.sseMessages = String(Number(document.body.dataset.sseMessages || 0) + 1);
+  });
+
+  // Presence: the stream asks, the page answers. An event from the network, not a timer:
+  // a console in a background tab (timers throttled to once a minute) answers at once too.
+  // body[data-presence-answers] counts the answers (tests wait on it).
+  var answering = typeof WeakSet === "function" ? new WeakSet() : null;
+  function answerPresence() {
+    var holder = document.querySelector("[data-csrf]");
+    if (!holder) return;
+    fetch("/api/v1/me/presence", {
+      method: "POST",
+      headers: { "X-CSRF-Token": holder.dataset.csrf },
+      credentials: "same-origin",
+    }).then(function (response) {
+      if (response.ok) {
+        var n = Number(document.body.dataset.presenceAnswers || 0) + 1;
+        document.body.dataset.presenceAnswers = String(n);
+      } else if (response.status === 401) {
+        window.location.reload(); // the session ended: the login page
+      }
+    }).catch(function () { /* the stream's error handling shows the banner */ });
+  }
+  document.addEventListener("htmx:sseOpen", function (evt) {
+    var source = evt.detail && evt.detail.source;
+    if (!source || !answering || answering.has(source)) return;
+    answering.add(source);
+    source.addEventListener("presence", answerPresence);
   });
 
   // The manager's panels refresh every few seconds: an opened technical record stays open.
