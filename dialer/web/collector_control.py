@@ -66,6 +66,11 @@ class RosterLine:
     def on_call(self) -> bool:
         return self.state == _S.ON_CALL.value
 
+    @property
+    def call_in_hand(self) -> bool:
+        """On a call, or reserved for one being dialed: a pause or logout waits for it."""
+        return self.state in (_S.ON_CALL.value, _S.RESERVED.value)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "collector": self.collector_id,

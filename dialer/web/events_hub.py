@@ -63,7 +63,8 @@ class HubMessage:
 
 # Where a collector is logged in: (campaign, their engine record), or None.
 Locator = Callable[[str], tuple[str, Collector] | None]
-_StateKey = tuple[str | None, str, str | None, str | None]
+# (campaign, state, pause reason, call id, what waits for the end of the call)
+_StateKey = tuple[str | None, str, str | None, str | None, tuple[str, str | None] | None]
 
 
 class EventsHub:
@@ -168,21 +169,25 @@ class EventsHub:
             collector = engine.collectors.get(collector_id)
             if collector is None:
                 continue
-            key = _key(runner.name, collector)
+            # A manager's pause or logout waiting for the call's end is news to the console.
+            pending = engine.after_call(collector_id)
+            key = _key(runner.name, collector, pending)
             if self._seen.get((runner.name, collector_id)) == key:
                 continue
             self._seen[(runner.name, collector_id)] = key
-            self._state_changed(collector_id)
+            self._state_changed(collector_id, pending)
 
-    def _state_changed(self, collector_id: str) -> None:
+    def _state_changed(
+        self, collector_id: str, pending: tuple[str, str | None] | None = None
+    ) -> None:
         found = self._locate(collector_id)
-        key: _StateKey = (None, CollectorState.LOGGED_OUT.value, None, None)
+        key: _StateKey = (None, CollectorState.LOGGED_OUT.value, None, None, None)
         if found is not None:
-            key = _key(*found)
+            key = _key(*found, pending)
         if self._published.get(collector_id) == key:
             return
         self._published[collector_id] = key
-        campaign, state, reason, call_id = key
+        campaign, state, reason, call_id, _ = key
         self.publish(
             collector_id,
             HubMessage(
@@ -192,5 +197,5 @@ class EventsHub:
         )
 
 
-def _key(campaign: str, collector: Collector) -> _StateKey:
-    return (campaign, collector.state.value, collector.pause_reason, collector.call_id)
+def _key(campaign: str, collector: Collector, pending: tuple[str, str | None] | None) -> _StateKey:
+    return (campaign, collector.state.value, collector.pause_reason, collector.call_id, pending)

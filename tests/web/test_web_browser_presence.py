@@ -158,3 +158,38 @@ async def test_a_forced_logout_and_pause_are_seen_in_the_collectors_console(
         await expect(campaign.get_by_test_id("audit")).to_contain_text("collector.logout")
         await expect(campaign.get_by_test_id("audit")).to_contain_text("collector.pause")
         await expect(boss.get_by_test_id("roster-alice")).to_have_count(0)
+
+
+async def test_a_logout_after_the_call_is_announced_and_happens_when_it_ends(
+    tmp_path: Path, new_page: NewPage
+) -> None:
+    from playwright.async_api import expect
+
+    async with running(write_settings(tmp_path)) as live:
+        alice = await new_page(live.base_url)
+        await _log_in(alice, "alice", "/console")
+        await alice.get_by_test_id("go-ready").click()
+        await expect(alice.get_by_test_id("call-status")).to_have_text("On a call")
+        live.daemon.runners["c1"].engine.paused = True
+
+        boss = await new_page(live.base_url)
+        await _log_in(boss, "boss", "/manager")
+        row = boss.get_by_test_id("roster-alice")
+        await expect(row.get_by_test_id("roster-state")).to_have_text("on call")
+        await expect(row.get_by_test_id("force-logout")).to_have_text("Log out after the call")
+        await row.get_by_test_id("force-logout").click()
+        await expect(boss.get_by_test_id("notice")).to_contain_text("Collector updated")
+        row = boss.get_by_test_id("roster-alice")
+        await expect(row.get_by_test_id("roster-state")).to_contain_text("logout when the call")
+        await expect(row.get_by_test_id("force-logout")).to_have_count(0)
+
+        # Her open console says so at once, and the debtor is not cut off.
+        note = alice.get_by_test_id("state-note")
+        await expect(note).to_have_text(
+            "A manager will take you out of the campaign when this call ends."
+        )
+        assert state_of(live.daemon, "alice") == "on_call"
+        await alice.get_by_test_id("hangup").click()
+        await expect(alice.get_by_test_id("state")).to_have_text("logged out")
+        await expect(alice.get_by_test_id("state-note")).to_contain_text("A manager (boss)")
+        assert state_of(live.daemon, "alice") is None
