@@ -69,13 +69,18 @@ class Presence:
         self._heard: dict[str, float] = {}  # collector -> when last heard (monotonic)
         self._streams: dict[str, int] = {}  # collector -> event streams open now
         self.forced: dict[str, Forced] = {}  # the last thing a manager did to them
+        # The campaign each collector last logged in to: their login may wait there (for
+        # their SIP phone to answer) while the console goes on beating.
+        self._joining: dict[str, CampaignHandle] = {}
 
     def heard(self, collector_id: str, runner: CampaignHandle | None = None) -> None:
         """The collector's console (or client) is there now. `runner`: the campaign they
-        are logging in to; else the one they are logged in to, if any (a collector logged
-        out is told at their next login, which is heard too)."""
+        are logging in to; else the one they are logged in to, else the one they last
+        logged in to (their login may still wait for their phone there)."""
         self._heard[collector_id] = self._monotonic()
-        target = runner or self._campaign_of(collector_id)
+        if runner is not None:
+            self._joining[collector_id] = runner
+        target = runner or self._campaign_of(collector_id) or self._joining.get(collector_id)
         if target is not None:
             span = self.timeout * self._dialer.clock.speed
             target.push(CollectorSeen(collector_id, span))

@@ -325,6 +325,9 @@ def test_presence_tells_the_engine_and_a_dead_stream_refreshes_nothing() -> None
     assert len(runner.pushed) == 1 and presence.streams("alice") == 0
     presence.heard("bob")  # not logged in anywhere: nothing to tell
     assert len(runner.pushed) == 1 and presence.connected("bob")
+    presence.heard("bob", runner)  # logging in there (their phone may ring a while) ...
+    presence.heard("bob")  # ... so the beats that follow go there too
+    assert runner.pushed[-2:] == [CollectorSeen("bob", 30.0)] * 2
 
 
 def test_the_console_note_says_why() -> None:
