@@ -229,13 +229,15 @@ async def _attempt(client: httpx.AsyncClient, forwarded: str) -> httpx.Response:
 async def test_rotated_forwarded_for_does_not_escape_the_throttle(
     db_url: str, tmp_path: Path
 ) -> None:
-    async with running(on(db_url, tmp_path, address_failures=5)) as live:
-        async with live.client() as client:
-            # Five failures, five usernames, five claimed addresses: one real address.
-            await _fail_five(client, [f"198.51.100.{i}" for i in range(5)])
-            response = await _attempt(client, "198.51.100.99")
-            assert response.status_code == 429, response.text
-            assert "from your address" in response.json()["detail"]
+    async with (
+        running(on(db_url, tmp_path, address_failures=5)) as live,
+        live.client() as client,
+    ):
+        # Five failures, five usernames, five claimed addresses: one real address.
+        await _fail_five(client, [f"198.51.100.{i}" for i in range(5)])
+        response = await _attempt(client, "198.51.100.99")
+        assert response.status_code == 429, response.text
+        assert "from your address" in response.json()["detail"]
 
 
 async def test_a_trusted_proxy_names_the_client(db_url: str, tmp_path: Path) -> None:
