@@ -179,9 +179,14 @@ async def force_logout(
 
 
 async def _end_call(runner: CampaignHandle, call_id: str | None) -> str | None:
+    """Hang up the call; if the trunk fails to, the logout still waits for its end."""
     if call_id is None:
         return None
-    await runner.hang_up(call_id)
+    try:
+        await runner.hang_up(call_id)
+    except Exception as exc:
+        event(log, "web.hangup_failed", logging.ERROR, call_id=call_id, error=str(exc))
+        return None
     return call_id
 
 
