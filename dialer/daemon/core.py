@@ -41,7 +41,7 @@ from dialer.logs import event
 from dialer.metrics import Metrics
 from dialer.orchestration.orchestrator import Orchestrator, recycle_delays
 from dialer.settings import CampaignSettings, Settings
-from dialer.store.db import create_engine, migrate, session_factory
+from dialer.store.db import POOL_OVERFLOW, create_engine, migrate, session_factory
 from dialer.store.org_repo import CampaignRepository, CollectorRepository
 from dialer.telephony.port import Trunk, TrunkEvent
 from dialer.web.facade import CampaignHealth
@@ -92,7 +92,8 @@ class Daemon:
         startup.check_settings(self.settings, self.instance, self.clock)
         url = self.settings.database.url
         await migrate(url)
-        self._db = create_engine(url, pool_size=self.settings.database.pool_size)
+        pool = self.settings.database.pool_size
+        self._db = create_engine(url, pool_size=pool, max_overflow=POOL_OVERFLOW)
         self._sessions = session_factory(self._db)
         report = StartupReport(database=startup.safe_url(url), trunk=self.settings.trunk.kind)
         await startup.register(self.settings, self._sessions, report)
@@ -106,8 +107,7 @@ class Daemon:
         return datetime.fromtimestamp(self.clock.now(), UTC)
 
     def _case_source(self, campaign: CampaignSettings, campaign_id: int) -> CaseSource:
-        """The campaign's hopper (dialer.orchestration.supply): leases cases, compliance
-        first."""
+        """The campaign's hopper (dialer.orchestration.supply): leases, compliance first."""
         assert self.orchestrator is not None
         hopper = self.orchestrator.hopper(campaign.name, campaign_id, self.profiles[campaign.name])
 

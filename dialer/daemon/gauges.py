@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
@@ -27,6 +26,7 @@ from dialer.metrics import Metrics
 from dialer.pacing.budget import budget_remaining
 from dialer.settings import CampaignSettings, Settings
 from dialer.store.attempts_repo import LedgerRepository
+from dialer.store.db import POOL_OVERFLOW
 from dialer.telephony.port import Trunk
 
 __all__ = ["DaemonGauges", "abandon_terms"]
@@ -51,9 +51,7 @@ def pool_usage(db: AsyncEngine) -> tuple[float, float]:
     """(checked-out connections, most the pool hands out) of a SQLAlchemy pool."""
     pool = db.pool
     if isinstance(pool, QueuePool):  # what create_engine makes, SQLite and PostgreSQL alike
-        overflow = pool._max_overflow  # -1: unlimited
-        limit = math.inf if overflow < 0 else float(pool.size() + overflow)
-        return float(pool.checkedout()), limit
+        return float(pool.checkedout()), float(pool.size() + POOL_OVERFLOW)
     return 0.0, 1.0  # NullPool / StaticPool: no pool to exhaust
 
 

@@ -24,6 +24,9 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SEARCH_PATH_PARAM = "search_path"
+# Connections a daemon's pool opens beyond pool_size under a burst (SQLAlchemy's default,
+# set by us so that the pool gauge knows the limit without reading the pool's privates).
+POOL_OVERFLOW = 10
 _SQLITE_BUSY_TIMEOUT_MS = 5000  # the daemon and a CLI import may write at the same time
 
 
