@@ -271,7 +271,7 @@ async def set_running(ctx: WebContext, who: Principal, name: str, running: bool)
     old = not engine.paused
     if old != running:
         engine.paused = not running
-        await _audit(ctx, who, name, "campaign.run", {"running": old}, {"running": running})
+        await audit_campaign(ctx, who, name, "campaign.run", {"running": old}, {"running": running})
     return running
 
 
@@ -307,7 +307,7 @@ async def set_pacing(ctx: WebContext, who: Principal, name: str, change: PacingI
     ctx.pacing[name] = new
     ctx.dialer.metrics.abandon_target.labels(name).set(new.target_abandon_rate)
     if new != old:
-        await _audit(ctx, who, name, "campaign.pacing", old.as_dict(), new.as_dict())
+        await audit_campaign(ctx, who, name, "campaign.pacing", old.as_dict(), new.as_dict())
     return new
 
 
@@ -331,7 +331,7 @@ def _apply(runner: CampaignHandle, old: Pacing, new: Pacing, cap: float) -> None
     )
 
 
-async def _audit(
+async def audit_campaign(
     ctx: WebContext,
     who: Principal,
     name: str,
@@ -339,6 +339,7 @@ async def _audit(
     old: dict[str, Any],
     new: dict[str, Any],
 ) -> None:
+    """A manager's change to a campaign (its pacing, running, collectors), in the audit log."""
     async with ctx.sessions() as db, db.begin():
         await AuditRepository(db).record(
             who.username, action, f"campaign:{name}", old=old, new=new, at=ctx.utcnow()

@@ -24,7 +24,7 @@ from typing import Any
 from dialer.domain.agents import Collector, CollectorState
 from dialer.domain.events import CollectorLoggedOut, CollectorPaused
 from dialer.logs import event
-from dialer.store.history_repo import AuditRepository
+from dialer.web.campaign_ops import audit_campaign
 from dialer.web.collector_ops import clock_text, iso
 from dialer.web.context import Principal, WebContext, WebError
 from dialer.web.facade import CampaignHandle
@@ -147,7 +147,7 @@ async def force_pause(
     runner.push(CollectorPaused(collector_id, MANAGER, after_call=True))
     ctx.presence.forced[collector_id] = Forced("pause", who.username, ctx.now(), name)
     new = {"collector": collector_id, "state": "paused", "pause_reason": MANAGER, "when": when}
-    await _audit(ctx, who, name, "collector.pause", old, new)
+    await audit_campaign(ctx, who, name, "collector.pause", old, new)
     return {"campaign": name, "collector": collector_id, "requested": "paused", "when": when}
 
 
@@ -168,7 +168,7 @@ async def force_logout(
     ended = await _end_call(runner, call_id) if end_call else None
     ctx.presence.forced[collector_id] = Forced("logout", who.username, ctx.now(), name)
     new = {"collector": collector_id, "state": "logged_out", "when": when, "ended_call": ended}
-    await _audit(ctx, who, name, "collector.logout", old, new)
+    await audit_campaign(ctx, who, name, "collector.logout", old, new)
     return {
         "campaign": name,
         "collector": collector_id,
@@ -196,18 +196,3 @@ def _state_of(collector: Collector) -> dict[str, Any]:
         "state": collector.state.value,
         "pause_reason": collector.pause_reason,
     }
-
-
-async def _audit(
-    ctx: WebContext,
-    who: Principal,
-    name: str,
-    action: str,
-    old: dict[str, Any],
-    new: dict[str, Any],
-) -> None:
-    async with ctx.sessions() as db, db.begin():
-        await AuditRepository(db).record(
-            who.username, action, f"campaign:{name}", old=old, new=new, at=ctx.utcnow()
-        )
-    event(log, "web.audit", campaign=name, action=action, user=who.username, old=old, new=new)
