@@ -14,6 +14,7 @@ from dialogkit import answer_next, rtp, wait_until
 from sipkit import FarEnd, RtpPeer, RtpPeerFactory, TrunkFactory, next_event, trunk_settings
 
 from dialer.domain.events import CallAnswered, CallHungUp
+from dialer.telephony.port import TrunkEvent
 from dialer.telephony.sip import SipTrunk
 
 FAST = {
@@ -40,16 +41,29 @@ async def send_media(
     return loop.time()
 
 
+async def answered_call(
+    trunks: TrunkFactory,
+    far_end: FarEnd,
+    rtp_peers: RtpPeerFactory,
+    tag: str,
+    settings: dict[str, float],
+) -> tuple[SipTrunk, asyncio.Queue[TrunkEvent], RtpPeer]:
+    """A trunk with these settings, its call c1 answered by the far end (To-tag `tag`),
+    whose media socket is the returned peer."""
+    trunk, events = await trunks(trunk_settings(far_end.port, **settings))
+    media = await rtp_peers()
+    await trunk.originate("c1", "15550001", 25)
+    await answer_next(far_end, media.port, tag)
+    assert await next_event(events) == CallAnswered("c1")
+    return trunk, events, media
+
+
 async def test_a_far_end_that_goes_silent_and_does_not_answer_is_hung_up(
     trunks: TrunkFactory, far_end: FarEnd, rtp_peers: RtpPeerFactory
 ) -> None:
     """The phone died: no BYE, no RTP, no answer in the dialog. The call ends with how long
     its media had been silent, and the far end gets our BYE."""
-    trunk, events = await trunks(trunk_settings(far_end.port, **FAST))
-    media = await rtp_peers()
-    await trunk.originate("c1", "15550001", 25)
-    await answer_next(far_end, media.port, "dead")
-    assert await next_event(events) == CallAnswered("c1")
+    trunk, events, media = await answered_call(trunks, far_end, rtp_peers, "dead", FAST)
     last = await send_media(trunk, media, "c1", 0.5)
     options, _ = await far_end.expect("OPTIONS", timeout=5)  # asked in the dialog
     assert options.to_tag == "dead" and options.call_id == far_end.requests("INVITE")[0].call_id
@@ -69,11 +83,7 @@ async def test_a_far_end_that_never_sent_media_is_given_the_shorter_timeout(
 ) -> None:
     # far apart: the liveness sweep runs once a second, so it asks up to 1 s late
     slow = {**FAST, "media_timeout": 5.0}
-    trunk, events = await trunks(trunk_settings(far_end.port, **slow))
-    media = await rtp_peers()
-    await trunk.originate("c1", "15550001", 25)
-    await answer_next(far_end, media.port, "mute")
-    assert await next_event(events) == CallAnswered("c1")
+    _, events, _ = await answered_call(trunks, far_end, rtp_peers, "mute", slow)
     answered = asyncio.get_running_loop().time()
     await far_end.expect("OPTIONS", timeout=5)
     asked = asyncio.get_running_loop().time() - answered
@@ -86,11 +96,7 @@ async def test_a_silent_far_end_that_answers_in_the_dialog_stays_up(
     trunks: TrunkFactory, far_end: FarEnd, rtp_peers: RtpPeerFactory
 ) -> None:
     """Silence suppression, a muted phone: the dialog answers, so the call is alive."""
-    trunk, events = await trunks(trunk_settings(far_end.port, **FAST))
-    media = await rtp_peers()
-    await trunk.originate("c1", "15550001", 25)
-    await answer_next(far_end, media.port, "quiet")
-    assert await next_event(events) == CallAnswered("c1")
+    trunk, events, media = await answered_call(trunks, far_end, rtp_peers, "quiet", FAST)
     await send_media(trunk, media, "c1", 0.3)
     for _ in range(2):  # each silence is asked about again, and answered
         options, addr = await far_end.expect("OPTIONS", timeout=5)
@@ -104,12 +110,9 @@ async def test_a_dialog_the_far_end_lost_is_ended_by_the_keepalive_even_with_med
     trunks: TrunkFactory, far_end: FarEnd, rtp_peers: RtpPeerFactory
 ) -> None:
     """A restarted phone or SBC forgot the dialog (481) while RTP still arrives."""
-    settings = trunk_settings(far_end.port, **{**FAST, "keepalive_interval": 0.5})
-    trunk, events = await trunks(settings)
-    media = await rtp_peers()
-    await trunk.originate("c1", "15550001", 25)
-    await answer_next(far_end, media.port, "lost")
-    assert await next_event(events) == CallAnswered("c1")
+    trunk, events, media = await answered_call(
+        trunks, far_end, rtp_peers, "lost", {**FAST, "keepalive_interval": 0.5}
+    )
     sending = asyncio.create_task(send_media(trunk, media, "c1", 5))
     try:
         options, addr = await far_end.expect("OPTIONS", timeout=5)
@@ -125,12 +128,9 @@ async def test_a_keepalive_unanswered_while_media_flows_keeps_the_call(
     trunks: TrunkFactory, far_end: FarEnd, rtp_peers: RtpPeerFactory
 ) -> None:
     """Some far ends ignore OPTIONS: flowing media says they are alive."""
-    settings = trunk_settings(far_end.port, **{**FAST, "keepalive_interval": 0.5})
-    trunk, events = await trunks(settings)
-    media = await rtp_peers()
-    await trunk.originate("c1", "15550001", 25)
-    await answer_next(far_end, media.port, "deaf")
-    assert await next_event(events) == CallAnswered("c1")
+    trunk, events, media = await answered_call(
+        trunks, far_end, rtp_peers, "deaf", {**FAST, "keepalive_interval": 0.5}
+    )
     sending = asyncio.create_task(send_media(trunk, media, "c1", 2.5))
     await far_end.expect("OPTIONS", timeout=5)  # never answered
     await far_end.expect("OPTIONS", timeout=5)  # asked again later: the call is still up
