@@ -36,6 +36,14 @@ class CallOutcome(StrEnum):
     TRUNK_FAILED = "trunk_failed"  # the carrier side failed: it never reached the debtor
 
 
+class AmdVerdict(StrEnum):
+    """What answering-machine detection concluded about an answered call (dialer.media)."""
+
+    HUMAN = "human"
+    MACHINE = "machine"
+    NOTSURE = "notsure"  # goes to a collector, as a human would
+
+
 # States in which the call holds a line at the carrier ("in flight" for pacing).
 IN_FLIGHT = frozenset({CallState.DIALING, CallState.RINGING, CallState.ANSWERED})
 _PRE_ANSWER = frozenset({CallState.DIALING, CallState.RINGING})

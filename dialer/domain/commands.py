@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialer.domain.calls import Call
+from dialer.domain.inbound import InboundCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,40 @@ class PlaySafeHarbor:
 @dataclass(frozen=True, slots=True)
 class Hangup:
     call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveVoicemail:
+    """An answering machine answered and the campaign drops a message: wait for the
+    greeting's end (silence after speech, or the beep), play the campaign's
+    limited-content message, hang up, and report `VoicemailLeft`."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInbound:
+    """An inbound call no collector can take yet: answer it and play the queue message,
+    then hold audio, until a `Bridge` (a collector took it; `Bridge` also answers an
+    inbound call not yet answered), an `OfferCallback` or a `Hangup`."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferCallback:
+    """An inbound call waited its longest: play the offer (1 for a callback, 2 to leave a
+    voicemail), collect the caller's key, report `InboundCallerChose`. After "voicemail"
+    the trunk records the caller's message and hangs up when they do."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundFinished:
+    """An inbound call reached its end: the record to persist (a finished snapshot)."""
+
+    call: InboundCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +118,10 @@ Command = (
     | Bridge
     | PlaySafeHarbor
     | Hangup
+    | LeaveVoicemail
+    | QueueInbound
+    | OfferCallback
+    | InboundFinished
     | AttemptFinished
     | CaseDeferred
     | PresenceLost

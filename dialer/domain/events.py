@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialer.domain.calls import CallOutcome
+from dialer.domain.calls import AmdVerdict, CallOutcome
 from dialer.domain.model import DialTarget
 
 
@@ -27,8 +27,49 @@ class CallRinging:
 
 @dataclass(frozen=True, slots=True)
 class CallAnswered:
+    """The debtor's side answered. With answering-machine detection on, the trunk reports
+    the answer once AMD has decided: `amd` is its verdict and `amd_seconds` the time from
+    the 200 OK to the decision (None when AMD is off). `machine` is what routing acts on
+    (True only for a `machine` verdict; `notsure` goes to a collector)."""
+
     call_id: str
-    machine: bool = False  # answering-machine detection said "machine"
+    machine: bool = False
+    amd: AmdVerdict | None = None
+    amd_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VoicemailLeft:
+    """The trunk finished a `LeaveVoicemail`: `left` once the whole message played after
+    the greeting ended; otherwise False with the reason (the far end hung up first, no
+    greeting end was heard in time, the message could not be played)."""
+
+    call_id: str
+    left: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundCallArrived:
+    """A call came in on the trunk to one of our numbers (a campaign's caller ID or a
+    configured inbound number). `number`: the caller's number, E.164-normalised, in the
+    clear in memory only (never logged). `target`: the case the number identifies (the
+    most recently contacted one when several match), None for an unknown caller;
+    `other_case_refs`: the other matching cases, listed on the collector's screen."""
+
+    call_id: str
+    number: str
+    target: DialTarget | None = None
+    other_case_refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InboundCallerChose:
+    """The caller's answer to an `OfferCallback`: "callback" (DTMF 1), "voicemail" (DTMF 2)
+    or "none" (no valid key before the offer timed out)."""
+
+    call_id: str
+    choice: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +164,9 @@ Event = (
     CallInviteSent
     | CallRinging
     | CallAnswered
+    | VoicemailLeft
+    | InboundCallArrived
+    | InboundCallerChose
     | CallFailed
     | CallHungUp
     | CallNotPlaced
