@@ -119,9 +119,10 @@ campaigns:
             beats = jobs.runs["lease_heartbeat"]
             last = jobs.last_run["lease_heartbeat"]
             now = daemon.clock.utcnow()
-            # On the daemon's clock (the wall clock is months away from DAYTIME); within one
-            # lease, as scheduling jitter on a loaded machine is ~30 daemon seconds per real one.
-            assert timedelta(0) <= now - last < timedelta(seconds=60), "stamped on its clock"
+            # On the daemon's clock (the wall clock is months away from DAYTIME). Not within
+            # one lease: at speed 30 a loaded machine's second of scheduling jitter is 30 s
+            # of the daemon's clock; whether the leases stay ahead is checked below.
+            assert timedelta(0) <= now - last < timedelta(hours=1), "stamped on its clock"
             held = {int(ref) for ref in engine.queued_refs}
             async with daemon.sessions() as s:
                 rows = (
