@@ -159,6 +159,7 @@ def create_app(dialer: DialerFacade) -> FastAPI:
     for runner in dialer.runners.values():
         if ctx.hub.observe not in runner.step_observers:
             runner.step_observers.append(ctx.hub.observe)
+        runner.step_observers.append(ctx.floor.observe)  # the wallboard's charts
     app = FastAPI(
         title="dialer",
         version=__version__,

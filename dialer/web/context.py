@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,14 @@ from dialer.web.auth import (
     csrf_ok,
     fingerprint,
 )
+from dialer.web.day_tally import campaign_zone, day_span
 from dialer.web.events_hub import EventsHub
 from dialer.web.facade import CampaignHandle, DialerFacade
 from dialer.web.presence import Presence
 from dialer.web.session_secret import session_secret
 from dialer.web.throttle import LoginThrottles
+from dialer.web.timed_cache import TimedCache
+from dialer.web.wallboard_series import FloorSampler
 
 log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -107,10 +110,13 @@ class WebContext:
     templates: Jinja2Templates
     signer: SessionSigner
     presence: Presence  # whose console is there (dialer.web.presence)
+    floor: FloorSampler  # the wallboard's series and day tallies (dialer.web.wallboard_series)
     passwords: Passwords = field(default_factory=Passwords)
     throttle: LoginThrottles = field(default_factory=LoginThrottles)
     pacing: dict[str, Pacing] = field(default_factory=dict)  # changed at run time
     wall: Callable[[], datetime] = wall_clock  # sessions' clock
+    # The wallboard's daily figures per campaign (dialer.web.floor_figures).
+    floor_cache: TimedCache[dict[str, Any]] = field(default_factory=lambda: TimedCache(5.0))
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -179,10 +185,15 @@ def new_context(dialer: DialerFacade) -> WebContext:
         templates=templates,
         signer=SessionSigner(secret, web.session_max_age),
         presence=Presence(dialer, web.presence_timeout_seconds),
+        floor=FloorSampler(dialer.clock.now, lambda name, now: _campaign_day(dialer, name, now)),
         throttle=LoginThrottles.from_settings(web.login_throttle),
     )
     context.hub = EventsHub(context.locate)
     return context
+
+
+def _campaign_day(dialer: DialerFacade, name: str, now: float) -> date:
+    return day_span(campaign_zone(dialer.settings, name), now).day
 
 
 def context_of(request: Request) -> WebContext:
