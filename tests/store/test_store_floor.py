@@ -61,7 +61,9 @@ class Floor:
         repo = AttemptRepository(self.db)
         attempt_id = await repo.start(call_id, case_id, campaign_id, "+12125550101", at)
         bridged = at + timedelta(seconds=5) if talk is not None else None
-        ended = bridged + timedelta(seconds=talk) if bridged and talk else at + timedelta(seconds=20)
+        ended = at + timedelta(seconds=20)
+        if bridged is not None and talk is not None:
+            ended = bridged + timedelta(seconds=talk)
         await repo.finish(call_id, outcome, ended_at=ended, answered_at=bridged,
                           bridged_at=bridged, collector_id=collector_id)  # fmt: skip
         return attempt_id
