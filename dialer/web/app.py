@@ -40,6 +40,7 @@ from dialer.web import (
     console,
     manager,
     pages,
+    wallboard_page,
 )
 from dialer.web.body_limits import BodyLimits
 from dialer.web.context import (
@@ -188,6 +189,8 @@ def create_app(dialer: DialerFacade) -> FastAPI:
     app.include_router(accounts_page.router)
     app.include_router(collector_control_api.router)
     app.include_router(collector_control_page.router)
+    app.include_router(wallboard_page.router)
+    app.include_router(wallboard_page.api_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     allow = dialer.settings.web.metrics_allow
 

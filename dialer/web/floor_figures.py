@@ -97,7 +97,7 @@ def combine(
     totals = [
         FloorLine(
             team,
-            team,
+            None,
             sum(x.contacts for x in members),
             sum(x.right_party for x in members),
             sum(x.promises for x in members),

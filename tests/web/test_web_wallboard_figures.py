@@ -121,6 +121,7 @@ def test_todays_figures_combine_the_store_and_the_engine() -> None:
     assert by["zoe"]["occupancy"] is None and by["zoe"]["handle_seconds"] == 30.0
     team = {t.name: t.as_dict() for t in teams}
     assert list(team) == ["(no team)", "east", "west"]
+    assert team["east"]["team"] is None  # the team's own line names no team beside it
     assert team["east"]["contacts"] == 6 and team["east"]["promised_amount"] == "45.50"
     assert team["east"]["handle_seconds"] == round((500 + 100) / 6, 1)
     assert team["east"]["occupancy"] == round(620 / 1600, 4)
