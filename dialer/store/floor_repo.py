@@ -3,9 +3,10 @@ the contacts (calls bridged to them), right-party contacts (conversations not di
 `wrong_party`), promises to pay and their total, and the talk seconds, in one grouped
 query (collectors joined to two aggregates), not a query per collector.
 
-Attempts count by when they were dialed, promises by when they were recorded, on the cases
-the campaign dialed in that span: both ranges ride the indexes the store already has
-(call_attempts by campaign and dial time, dispositions by case and time).
+Attempts count by when they were dialed, promises (and wrong-party marks) by when they
+were recorded, on the cases the campaign dialed in that span: both ranges ride the
+indexes the store already has (call_attempts by campaign and dial time, dispositions by
+case and time); the span's dispositions are read once for both.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, case, exists, func, literal, select
+from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from dialer.store.tables import CallAttempt, Collector, Disposition, Team
 
@@ -44,39 +44,40 @@ class FloorRepository:
 
     async def day(self, campaign_id: int, start: datetime, end: datetime) -> list[CollectorDay]:
         """Every collector with an attempt or a promise in [start, end), by username."""
-        a = CallAttempt
-        wrong = aliased(Disposition)
-        wrong_party = exists().where(and_(wrong.attempt_id == a.id, wrong.kind == WRONG_PARTY))
+        a, d = CallAttempt, Disposition
         span = and_(a.campaign_id == campaign_id, a.dialed_at >= start, a.dialed_at < end)
+        # The span's dispositions, found through the cases it dialed (the case-and-time
+        # index), read once: both the wrong-party marks and the promises come from here.
+        dialed_cases = select(a.case_id).where(span).distinct()
+        said = (
+            select(d.attempt_id, d.collector_id, d.kind, d.amount)
+            .where(d.case_id.in_(dialed_cases), d.created_at >= start, d.created_at < end)
+            .cte("said")
+        )
+        wrong = select(said.c.attempt_id).where(
+            said.c.kind == WRONG_PARTY, said.c.attempt_id.is_not(None)
+        )
         attempts = (
             select(
                 a.collector_id.label("collector_id"),
                 func.count(a.bridged_at).label("contacts"),
-                func.sum(case((and_(a.outcome == CONVERSATION, ~wrong_party), 1), else_=0)).label(
-                    "right_party"
-                ),
+                func.sum(
+                    case((and_(a.outcome == CONVERSATION, a.id.not_in(wrong)), 1), else_=0)
+                ).label("right_party"),
                 func.sum(func.coalesce(a.talk_seconds, 0.0)).label("talk"),
             )
             .where(span, a.collector_id.is_not(None))
             .group_by(a.collector_id)
             .subquery()
         )
-        dialed_cases = select(a.case_id).where(span)
-        d = Disposition
         promises = (
             select(
-                d.collector_id.label("collector_id"),
-                func.count(d.id).label("promises"),
-                func.sum(d.amount).label("amount"),
+                said.c.collector_id.label("collector_id"),
+                func.count().label("promises"),
+                func.sum(said.c.amount).label("amount"),
             )
-            .where(
-                d.kind == PROMISE,
-                d.created_at >= start,
-                d.created_at < end,
-                d.collector_id.is_not(None),
-                d.case_id.in_(dialed_cases),
-            )
-            .group_by(d.collector_id)
+            .where(said.c.kind == PROMISE, said.c.collector_id.is_not(None))
+            .group_by(said.c.collector_id)
             .subquery()
         )
         query = (

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -39,6 +39,9 @@ from dialer.web.session_secret import session_secret
 from dialer.web.throttle import LoginThrottles
 from dialer.web.timed_cache import TimedCache
 from dialer.web.wallboard_series import FloorSampler
+
+if TYPE_CHECKING:  # annotations only: dialer.web.wallboard imports this module
+    from dialer.web.wallboard import Board
 
 log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -117,6 +120,8 @@ class WebContext:
     wall: Callable[[], datetime] = wall_clock  # sessions' clock
     # The wallboard's daily figures per campaign (dialer.web.floor_figures).
     floor_cache: TimedCache[dict[str, Any]] = field(default_factory=lambda: TimedCache(5.0))
+    # Each campaign's latest wallboard, shared by every open wallboard (dialer.web.wallboard).
+    boards: TimedCache[Board] = field(default_factory=lambda: TimedCache(0.5))
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:

@@ -3,9 +3,10 @@
 changed, JSON from dialer.web.wallboard) and the same board as JSON for the API
 (`GET /api/v1/campaigns/{name}/wallboard`).
 
-The stream builds each of the manager's boards every `UPDATE_EVERY` seconds and sends
-what changed since the last one it sent; today's figures come from the store at most
-every 5 s however many wallboards are open (dialer.web.floor_figures). Every
+The stream takes each of the manager's boards every `UPDATE_EVERY` seconds and sends
+what changed since the last one it sent; a campaign's board is built at most every half
+second and today's figures asked of the store at most every 5 s, however many wallboards
+are open (dialer.web.floor_figures). Every
 `RECHECK_EVERY` seconds it checks the manager's session again and ends when it was ended
 (logged out, password changed, account disabled). Pause and Log out on the page call the
 API's collector-control endpoints (dialer.web.collector_control_api), audited as from the
@@ -73,10 +74,16 @@ async def get_board(ctx: Context, who: Manager, name: CampaignName) -> dict[str,
 
 
 async def boards(ctx: WebContext, who: Principal) -> dict[str, wallboard.Board]:
+    """The manager's boards, each shared with every other open wallboard for half a second."""
     found = {}
     for name in ctx.visible_campaigns(who):
-        figures = await floor_figures.today(ctx, name)
-        found[name] = wallboard.board(ctx, name, figures)
+
+        async def build(name: str = name) -> wallboard.Board:
+            figures = await floor_figures.today(ctx, name)
+            return wallboard.board(ctx, name, figures)
+
+        found[name] = await ctx.boards.get(name, build)
+        await asyncio.sleep(0)  # a large floor's board per loop turn, not all at once
     return found
 
 
