@@ -40,6 +40,7 @@ from dialer.web import (
     console,
     manager,
     pages,
+    wallboard_page,
 )
 from dialer.web.body_limits import BodyLimits
 from dialer.web.context import (
@@ -159,6 +160,7 @@ def create_app(dialer: DialerFacade) -> FastAPI:
     for runner in dialer.runners.values():
         if ctx.hub.observe not in runner.step_observers:
             runner.step_observers.append(ctx.hub.observe)
+        runner.step_observers.append(ctx.floor.observe)  # the wallboard's charts
     app = FastAPI(
         title="dialer",
         version=__version__,
@@ -187,6 +189,8 @@ def create_app(dialer: DialerFacade) -> FastAPI:
     app.include_router(accounts_page.router)
     app.include_router(collector_control_api.router)
     app.include_router(collector_control_page.router)
+    app.include_router(wallboard_page.router)
+    app.include_router(wallboard_page.api_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     allow = dialer.settings.web.metrics_allow
 

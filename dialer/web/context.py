@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -31,11 +31,17 @@ from dialer.web.auth import (
     csrf_ok,
     fingerprint,
 )
+from dialer.web.day_tally import campaign_zone, day_span
 from dialer.web.events_hub import EventsHub
 from dialer.web.facade import CampaignHandle, DialerFacade
 from dialer.web.presence import Presence
 from dialer.web.session_secret import session_secret
 from dialer.web.throttle import LoginThrottles
+from dialer.web.timed_cache import TimedCache
+from dialer.web.wallboard_series import FloorSampler
+
+if TYPE_CHECKING:  # annotations only: dialer.web.wallboard imports this module
+    from dialer.web.wallboard import Board
 
 log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -107,10 +113,15 @@ class WebContext:
     templates: Jinja2Templates
     signer: SessionSigner
     presence: Presence  # whose console is there (dialer.web.presence)
+    floor: FloorSampler  # the wallboard's series and day tallies (dialer.web.wallboard_series)
     passwords: Passwords = field(default_factory=Passwords)
     throttle: LoginThrottles = field(default_factory=LoginThrottles)
     pacing: dict[str, Pacing] = field(default_factory=dict)  # changed at run time
     wall: Callable[[], datetime] = wall_clock  # sessions' clock
+    # The wallboard's daily figures per campaign (dialer.web.floor_figures).
+    floor_cache: TimedCache[dict[str, Any]] = field(default_factory=lambda: TimedCache(5.0))
+    # Each campaign's latest wallboard, shared by every open wallboard (dialer.web.wallboard).
+    boards: TimedCache[Board] = field(default_factory=lambda: TimedCache(0.5))
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -179,10 +190,15 @@ def new_context(dialer: DialerFacade) -> WebContext:
         templates=templates,
         signer=SessionSigner(secret, web.session_max_age),
         presence=Presence(dialer, web.presence_timeout_seconds),
+        floor=FloorSampler(dialer.clock.now, lambda name, now: _campaign_day(dialer, name, now)),
         throttle=LoginThrottles.from_settings(web.login_throttle),
     )
     context.hub = EventsHub(context.locate)
     return context
+
+
+def _campaign_day(dialer: DialerFacade, name: str, now: float) -> date:
+    return day_span(campaign_zone(dialer.settings, name), now).day
 
 
 def context_of(request: Request) -> WebContext:
