@@ -263,6 +263,8 @@ class AmdPool:
         self._executor = ThreadPoolExecutor(
             max_workers=self.settings.workers, thread_name_prefix="amd"
         )
+        self._in_flight = 0  # submitted jobs not yet finished
+        self._idle = threading.Condition()
 
     def open(self, call_id: str, settings: AmdSettings) -> AmdSession:
         """A session for one answered call; call from the event loop."""
@@ -270,7 +272,24 @@ class AmdPool:
         return AmdSession(self, call_id, settings, asyncio.get_running_loop())
 
     def submit(self, work: Callable[[], None]) -> None:
-        self._executor.submit(work)
+        with self._idle:
+            self._in_flight += 1
+
+        def job() -> None:
+            try:
+                work()
+            finally:
+                with self._idle:
+                    self._in_flight -= 1
+                    self._idle.notify_all()
+
+        self._executor.submit(job)
+
+    def drain(self, timeout: float) -> bool:
+        """Wait (blocking: from a thread, not the loop) until no job is queued or running;
+        False if `timeout` passed first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
     def count(self, decision: AmdDecision) -> None:
         self.stats.verdicts[decision.verdict.value] += 1

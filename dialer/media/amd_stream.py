@@ -21,6 +21,8 @@ from dialer.media.g711 import SAMPLE_RATE, ulaw_to_pcm
 from dialer.media.tone import ToneDetector
 from dialer.media.vad import Pcm, Vad, VadStream
 
+PACKET_SAMPLES = 160  # 20 ms: one RTP packet of PCMU
+
 
 class GreetingEndCause(StrEnum):
     BEEP = "beep"
@@ -70,9 +72,16 @@ class AmdStream:
         return self.greeting_end is not None
 
     def feed(self, ulaw: bytes) -> None:
-        if self.done or not ulaw:
-            return
+        # Packet by packet, the VAD and the beep detector in step: however the audio was
+        # batched (a worker that fell behind takes several packets at once), a beep is
+        # heard before a silence rule that a later packet in the batch would fire.
         pcm = ulaw_to_pcm(ulaw)
+        for start in range(0, pcm.size, PACKET_SAMPLES):
+            if self.done:
+                return
+            self._feed_packet(pcm[start : start + PACKET_SAMPLES])
+
+    def _feed_packet(self, pcm: Pcm) -> None:
         first_sample = self._samples
         self._samples += pcm.size
         for speech, _window in self._vad.feed(pcm):

@@ -111,6 +111,7 @@ class Clip:
     ulaw: bytes
     speech_start: float
     speech_end: float
+    snr_db: float
     beep_end: float | None = None
 
     @property
@@ -328,6 +329,7 @@ def _clip(plan: _Plan, seed: int, index: int) -> Clip:
         ulaw=ulaw,
         speech_start=lead,
         speech_end=lead + speech.size / SAMPLE_RATE,
+        snr_db=snr_db,
         beep_end=beep_end,
     )
 
