@@ -93,8 +93,10 @@ class AmdSession:
         call_id: str,
         settings: AmdSettings,
         loop: asyncio.AbstractEventLoop,
+        campaign: str = "",
     ) -> None:
         self.call_id = call_id
+        self.campaign = campaign
         self._pool = pool
         self._settings = settings
         self._loop = loop
@@ -192,7 +194,7 @@ class AmdSession:
         """On the loop: settle what is still open, and count a verdict once."""
         if decision is not None and not self._verdict.done():
             self._verdict.set_result(decision)
-            self._pool.count(decision)
+            self._pool.count(self, decision)
         if end is not None and not self._greeting_end.done():
             self._greeting_end.set_result(end)
 
@@ -253,7 +255,7 @@ class AmdPool:
         self,
         settings: AmdPoolSettings | None = None,
         vad_factory: VadFactory = make_vad,
-        on_decision: Callable[[AmdDecision], None] | None = None,
+        on_decision: Callable[[AmdSession, AmdDecision], None] | None = None,
     ) -> None:
         self.settings = settings or AmdPoolSettings()
         self.stats = AmdPoolStats()
@@ -266,10 +268,11 @@ class AmdPool:
         self._in_flight = 0  # submitted jobs not yet finished
         self._idle = threading.Condition()
 
-    def open(self, call_id: str, settings: AmdSettings) -> AmdSession:
-        """A session for one answered call; call from the event loop."""
+    def open(self, call_id: str, settings: AmdSettings, campaign: str = "") -> AmdSession:
+        """A session for one answered call; call from the event loop. `campaign` is
+        handed back with the decision to `on_decision` (for metrics labels)."""
         self.stats.opened += 1
-        return AmdSession(self, call_id, settings, asyncio.get_running_loop())
+        return AmdSession(self, call_id, settings, asyncio.get_running_loop(), campaign)
 
     def submit(self, work: Callable[[], None]) -> None:
         with self._idle:
@@ -291,11 +294,12 @@ class AmdPool:
         with self._idle:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
-    def count(self, decision: AmdDecision) -> None:
+    def count(self, session: AmdSession, decision: AmdDecision) -> None:
+        """Every session's one decision (on the loop): counted, then `on_decision`."""
         self.stats.verdicts[decision.verdict.value] += 1
         self.stats.causes[decision.cause.value] += 1
         if self._on_decision is not None:
-            self._on_decision(decision)
+            self._on_decision(session, decision)
 
     def log_failure(self, call_id: str, exc: Exception) -> None:
         # The call id is ours (no debtor data); the exception names the detector's fault.

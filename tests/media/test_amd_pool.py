@@ -83,17 +83,17 @@ async def test_the_pool_gives_the_verdict_and_greeting_end_of_the_inline_stream(
 
 async def test_a_pool_behind_drops_the_analysis_instead_of_blocking_the_loop() -> None:
     gate, entered = threading.Event(), threading.Event()
-    decisions: list[AmdDecision] = []
+    decisions: list[tuple[str, AmdDecision]] = []
     pool = AmdPool(
         AmdPoolSettings(workers=1, max_backlog_seconds=0.5),
         vad_factory=lambda options: GatedVad(gate, entered),
-        on_decision=decisions.append,
+        on_decision=lambda session, decision: decisions.append((session.campaign, decision)),
     )
     try:
-        busy = pool.open("busy", SETTINGS)
+        busy = pool.open("busy", SETTINGS, campaign="c1")
         busy.feed(b"\xff" * PACKET)  # its only worker is now stuck in this call's VAD
         assert await asyncio.to_thread(entered.wait, WAIT)
-        late = pool.open("late", SETTINGS)
+        late = pool.open("late", SETTINGS, campaign="c2")
         for _ in range(50):  # 1 s of audio that no worker can take
             late.feed(b"\xff" * PACKET)
         # Everything above ran on the loop while the worker was still blocked: feed never
@@ -117,7 +117,10 @@ async def test_a_pool_behind_drops_the_analysis_instead_of_blocking_the_loop() -
     finally:
         gate.set()
         pool.close()
-    assert [d.cause for d in decisions] == [AmdCause.DROPPED, AmdCause.INITIAL_SILENCE]
+    assert [(c, d.cause) for c, d in decisions] == [
+        ("c2", AmdCause.DROPPED),
+        ("c1", AmdCause.INITIAL_SILENCE),
+    ]
     assert pool.stats.causes == {"dropped": 1, "initial_silence": 1}
 
 
