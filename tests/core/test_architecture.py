@@ -44,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "orchestration": {"domain", "pacing", "compliance", "engine", "store"} | SHARED,
     "store": {"domain", "compliance"} | SHARED,
     "telephony": {"domain", "pacing"} | SHARED,
+    "media": {"domain"} | SHARED,
     "portfolio": {"domain", "compliance", "store"} | SHARED,
     "web": {"domain", "pacing", "compliance", "engine", "store"} | SHARED,
     "daemon": {
@@ -54,6 +55,7 @@ ALLOWED: dict[str, set[str]] = {
         "orchestration",
         "store",
         "telephony",
+        "media",
         "portfolio",
         "web",
     }

