@@ -31,6 +31,7 @@ class Tally:
     dials: int = 0
     live_answers: int = 0
     abandoned: int = 0
+    machine_verdicts: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
