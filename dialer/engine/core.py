@@ -52,6 +52,11 @@ from dialer.engine.state import HISTORY_KEEP, HISTORY_PRUNE_EVERY
 from dialer.engine.views import DecisionRecord, to_utc
 from dialer.pacing.base import Pacer, PacingInputs
 
+# Calls up at the end of the drain timeout that are hung up (a voicemail drop too).
+_HANG_UP_AT_DRAIN = frozenset(
+    {CallState.ANSWERED, CallState.BRIDGED, CallState.ABANDONED, CallState.VOICEMAIL}
+)
+
 
 class Engine(Presence):
     # ----- inputs -------------------------------------------------------------------------
@@ -348,7 +353,7 @@ class Engine(Presence):
             if call.state in (CallState.DIALING, CallState.RINGING):
                 call.cancel_requested = True
                 out.append(Cancel(call.call_id))
-            elif call.state in (CallState.ANSWERED, CallState.BRIDGED, CallState.ABANDONED):
+            elif call.state in _HANG_UP_AT_DRAIN:
                 out.append(Hangup(call.call_id))
         return out
 

@@ -154,3 +154,12 @@ def test_bad_on_machine_is_refused() -> None:
         EngineConfig(campaign="x", on_machine="record")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="machine_false_positive_rate"):
         EngineConfig(campaign="x", machine_false_positive_rate=1.0)
+
+
+def test_a_drop_still_playing_at_the_drain_timeout_is_hung_up() -> None:
+    d, calls = _dialed()
+    d.send(_machine(calls[0]), 9.0)
+    assert not d.engine.idle
+    assert [c.call_id for c in d.engine.hang_up_all(20.0) if isinstance(c, Hangup)] == [calls[0]]
+    d.send(CallHungUp(calls[0]), 20.1)
+    assert _finished(d)[-1].call.outcome is CallOutcome.MACHINE
