@@ -26,7 +26,19 @@ from pathlib import Path
 
 PROGRESSIVE = 0.7826  # the closed form h / (h + d / p) on s1
 OPTIMUM = {"s1-exp-n5": 0.8326, "s1-exp-n10": 0.8616, "s1-exp-n20": 0.8974, "s1-exp-n50": 0.9387}
-ORDER = ("s1-exp-n5", "s1-exp-n10", "s1-exp-n20", "s1-exp-n50", "b1", "b2", "b3", "b4")
+ORDER = (
+    "s1-exp-n5",
+    "s1-exp-n10",
+    "s1-exp-n20",
+    "s1-exp-n50",
+    "b1",
+    "b2",
+    "b3",
+    "b4",
+    "m30-drop",
+    "m40-hangup",
+    "m40-uk",
+)
 LINE = re.compile(r"\s+(\S+)\s+(\S+)\s+occupancy ([\d.]+) abandon ([\d.]+)% held (\d+)%")
 
 Row = tuple[float, float, int]  # occupancy, abandon %, held %

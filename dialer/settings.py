@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -240,6 +248,49 @@ class RoutingSettings(_Strict):
     team_wait: float = Field(default=0.5, ge=0.0, le=2.0)
 
 
+class VoicemailSettings(_Strict):
+    """The message a voicemail drop plays (docs/compliance.md "Voicemail drops")."""
+
+    message_file: Path | None = Field(
+        default=None, description="the recorded message played on a machine (WAV)"
+    )
+    message_text: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="what the recording says, declared here so it is checked at start-up "
+        "against the profile's limited-content rules ({consumer_name} where the name is said)",
+    )
+
+
+class CampaignAmdSettings(_Strict):
+    """The campaign's side of answering-machine detection: whether it is on and what a
+    machine gets. The classifier's own timings are dialer.media's."""
+
+    enabled: bool = False
+    on_machine: Literal["hangup", "voicemail_drop"] = "hangup"
+    voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
+    false_positive_rate: float | None = Field(
+        default=None,
+        ge=0.0,
+        lt=0.5,
+        description="share of machine verdicts taken to be people hung up on, counted as "
+        "abandoned calls where the profile counts them (UK Ofcom); None: the profile's "
+        "conservative default",
+    )
+
+    @model_validator(mode="after")
+    def _drop_needs_a_message(self) -> CampaignAmdSettings:
+        if self.enabled and self.on_machine == "voicemail_drop":
+            if self.voicemail.message_file is None:
+                raise ValueError("on_machine is voicemail_drop but voicemail.message_file is unset")
+            if not (self.voicemail.message_text and self.voicemail.message_text.strip()):
+                raise ValueError(
+                    "on_machine is voicemail_drop but voicemail.message_text is unset: declare "
+                    "what the recording says, so it can be checked"
+                )
+        return self
+
+
 class CampaignSettings(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     compliance_profile: str = Field(min_length=1)
@@ -264,6 +315,7 @@ class CampaignSettings(_Strict):
         default_factory=lambda: ["break", "lunch", "training", "meeting", "technical"]
     )
     max_promise_days: int = Field(default=30, ge=1, le=365)
+    amd: CampaignAmdSettings = Field(default_factory=CampaignAmdSettings)
 
     @field_validator("pause_reasons")
     @classmethod
@@ -331,6 +383,16 @@ class Settings(BaseSettings):
         description="names this daemon in leases; default: host name + pid",
     )
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
+    # The file these settings were read from (load_settings), for errors found later.
+    _source_file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_file(self) -> Path | None:
+        return self._source_file
+
+    def source_of(self, key: str) -> str:
+        """Where a setting (a dotted key) came from: its DIALER_ variable, else the file."""
+        return _from_env(key.split(".")) or str(self._source_file or "(defaults)")
 
     @model_validator(mode="after")
     def _unique_campaigns(self) -> Settings:
@@ -394,9 +456,11 @@ def load_settings(path: str | Path | None = None) -> Settings:
     _read_yaml(file)  # clear errors for a missing file or bad YAML before pydantic sees it
     with _reading(file):
         try:
-            return Settings()
+            settings = Settings()
         except ValidationError as exc:
             raise SettingsError(_describe(exc, file)) from None
+    settings._source_file = file
+    return settings
 
 
 def _read_yaml(file: Path) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from dialer.domain.commands import (
     AttemptFinished,
     Bridge,
     Cancel,
+    LeaveVoicemail,
     NeedCases,
     Originate,
     PlaySafeHarbor,
@@ -45,11 +46,13 @@ from dialer.domain.events import (
     CollectorReady,
     DrainRequested,
     Event,
+    VoicemailLeft,
 )
 from dialer.domain.model import Case, DialTarget, PhoneNumber
 from dialer.engine import Engine
 from dialer.pacing.distributions import Fixed
 from dialer.telephony.simulated_model import SIP_CODE, AgentModel, CarrierModel, Fate
+from simulation.machines import AnsweringWorld
 from simulation.scenario import Scenario
 
 __all__ = ["EPOCH", "SAFE_HARBOR_SECONDS", "Simulator", "WorldStats"]
@@ -64,7 +67,7 @@ CANCEL_SIP_CODE = 487  # Request Terminated: our own CANCEL at the ring timeout
 
 # Event kinds in the heap. Payloads: _DIAL_END an Event for a dial still unresolved;
 # _HANGUP (call id, collector id or None); _WRAP_END, _PAUSE_START, _PAUSE_END a collector
-# id; _TICK and _SHIFT_END None.
+# id; _VOICEMAIL_END a call id; _TICK and _SHIFT_END None.
 _DIAL_END = 0
 _HANGUP = 1
 _WRAP_END = 2
@@ -72,6 +75,7 @@ _TICK = 3
 _PAUSE_START = 4
 _PAUSE_END = 5
 _SHIFT_END = 6
+_VOICEMAIL_END = 7
 
 
 @dataclass(slots=True)
@@ -94,6 +98,7 @@ class Simulator:
         carrier_rng: np.random.Generator,
         agent_rng: np.random.Generator,
         start: float = EPOCH,
+        answer_rng: np.random.Generator | None = None,
     ) -> None:
         self.scenario = scenario
         self.engine = engine
@@ -110,6 +115,12 @@ class Simulator:
             breaks.probability if breaks else 0.0,
             breaks.duration if breaks else Fixed(0.0),
         )
+        # Who answers (person or machine) and what AMD says (simulation.machines): only for
+        # scenarios with machines, from its own generator.
+        self.world: AnsweringWorld | None = None
+        if scenario.machines is not None:
+            rng = answer_rng if answer_rng is not None else np.random.default_rng(scenario.seed)
+            self.world = AnsweringWorld(scenario.machines, scenario.amd, rng)
         # Hourly answer probabilities, looked up per dial without a method call.
         self._answer_p = list(scenario.answer_probability)
         self._zero_wrap = isinstance(scenario.wrap, Fixed) and scenario.wrap.value == 0.0
@@ -187,6 +198,8 @@ class Simulator:
                 self._pause_requested(payload, now)
             elif kind == _PAUSE_END:
                 self._pause_ended(payload, now)
+            elif kind == _VOICEMAIL_END:
+                self._feed(VoicemailLeft(payload, left=True), now)
             else:  # _SHIFT_END
                 self._feed(DrainRequested(), now)
                 break
@@ -218,10 +231,19 @@ class Simulator:
             if kind is Originate:
                 self._originate(command.call_id, now)
             elif kind is Bridge:
-                talk = self.agents.talk.next()
+                world = self.world
+                talk = None if world is None else world.talk_on_bridge(command.call_id)
+                if talk is None:
+                    talk = self.agents.talk.next()
                 self._push(now + talk, _HANGUP, (command.call_id, command.collector_id))
             elif kind is AttemptFinished:
                 self.stats.attempts_finished += 1
+                if self.world is not None:
+                    self.world.forget(command.call.call_id)
+            elif kind is LeaveVoicemail:
+                assert self.world is not None
+                seconds = self.world.voicemail_seconds(command.call_id)
+                self._push(now + seconds, _VOICEMAIL_END, command.call_id)
             elif kind is PlaySafeHarbor:
                 self._push(now + SAFE_HARBOR_SECONDS, _HANGUP, (command.call_id, None))
             elif kind is NeedCases:
@@ -239,7 +261,10 @@ class Simulator:
         probs = self._answer_p
         fate, delay = self.carrier.draw(probs[hour] if hour < len(probs) else probs[-1])
         event: Event
-        if fate is Fate.LIVE:
+        if fate is Fate.LIVE and self.world is not None:
+            decided, event = self.world.answer(call_id)
+            delay += decided
+        elif fate is Fate.LIVE:
             event = CallAnswered(call_id)
         elif fate is Fate.MACHINE:
             event = CallAnswered(call_id, machine=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -49,6 +49,14 @@ class ReplicationMetrics:
     dials: int
     live_answers: int
     abandoned: int
+    # Scenarios with machines (simulation.machines); 0 elsewhere. `abandon_rate` is then
+    # the rate as the profile counts it: with a counted AMD false-positive rate, the
+    # estimate (that rate x machine verdicts) added to abandons and live answers alike.
+    machine_verdicts: int = 0
+    false_positives: int = 0  # people AMD called machines (the truth the estimate stands for)
+    misrouted_machines: int = 0  # machines put through to a collector
+    messages_left: int = 0
+    true_abandon_rate: float = 0.0  # (abandoned + false positives) / (live + false positives)
 
     def as_dict(self) -> dict[str, float | int]:
         return {
@@ -59,6 +67,11 @@ class ReplicationMetrics:
             "dials": self.dials,
             "live_answers": self.live_answers,
             "abandoned": self.abandoned,
+            "machine_verdicts": self.machine_verdicts,
+            "false_positives": self.false_positives,
+            "misrouted_machines": self.misrouted_machines,
+            "messages_left": self.messages_left,
+            "true_abandon_rate": self.true_abandon_rate,
         }
 
 
@@ -71,10 +84,18 @@ def build_pacer(spec: str, scenario: Scenario) -> Pacer:
             return BlindPacer(float(arg))
         except ValueError as exc:
             raise ValueError(f"pacer {spec!r}: {exc}") from None
+    options = {}
+    counted = _counted_false_positive_rate(scenario)
+    if counted and name.strip().lower() == "predictive":
+        options["machine_false_positive_rate"] = counted
     try:
-        return make_pacer(spec, abandon_cap=scenario.abandon_cap)
+        return make_pacer(spec, abandon_cap=scenario.abandon_cap, **options)
     except ImportError as exc:  # predictive before its module exists
         raise ValueError(f"pacer {spec!r} is not available: {exc}") from None
+
+
+def _counted_false_positive_rate(scenario: Scenario) -> float:
+    return scenario.amd.counted_false_positive_rate if scenario.amd is not None else 0.0
 
 
 def check_pacer(spec: str, scenario: Scenario) -> None:
@@ -103,6 +124,8 @@ def build_engine(
         hopper_batch=2 * low_water,
         preview_dial_delay=scenario.manual_dial_overhead if manual else 0.0,
         abandon_cap=scenario.abandon_cap if cap_guard else None,
+        on_machine="hangup" if scenario.amd is None else scenario.amd.on_machine,  # type: ignore[arg-type]
+        machine_false_positive_rate=_counted_false_positive_rate(scenario),
     )
     return Engine(config, pacer, rng)
 
@@ -111,9 +134,11 @@ def run_replication(
     scenario: Scenario, pacer: str, seed: int, replication: int = 0, cap_guard: bool = False
 ) -> ReplicationMetrics:
     """Simulate one shift and measure it (unguarded unless ``cap_guard``: build_engine)."""
-    engine_seq, carrier_seq, agent_seq = np.random.SeedSequence(
+    # A fourth child for who answers (simulation.machines): the first three are the same
+    # whatever the count, so scenarios without machines draw what they always drew.
+    engine_seq, carrier_seq, agent_seq, answer_seq = np.random.SeedSequence(
         seed, spawn_key=(replication,)
-    ).spawn(3)
+    ).spawn(4)
     engine = build_engine(scenario, pacer, np.random.default_rng(engine_seq), cap_guard)
     sim = Simulator(
         scenario,
@@ -121,9 +146,36 @@ def run_replication(
         carrier_rng=np.random.default_rng(carrier_seq),
         agent_rng=np.random.default_rng(agent_seq),
         start=EPOCH,
+        answer_rng=np.random.default_rng(answer_seq),
     )
     sim.run()
-    return measure(engine, sim.end)
+    metrics = measure(engine, sim.end)
+    if sim.world is None:
+        return metrics
+    return with_machines(metrics, engine, sim, _counted_false_positive_rate(scenario))
+
+
+def with_machines(
+    metrics: ReplicationMetrics, engine: Engine, sim: Simulator, counted_rate: float
+) -> ReplicationMetrics:
+    """The shift's metrics with what machines did: the abandon rate as the profile counts
+    it (the estimated false positives in both terms), and the true one beside it."""
+    assert sim.world is not None
+    world = sim.world.stats
+    stats = engine.stats
+    estimate = counted_rate * stats.machine_verdicts
+    live, drops = stats.live_answers + estimate, stats.abandoned + estimate
+    true_live = stats.live_answers + world.false_positives
+    true_drops = stats.abandoned + world.false_positives
+    return replace(
+        metrics,
+        abandon_rate=drops / live if live else 0.0,
+        machine_verdicts=stats.machine_verdicts,
+        false_positives=world.false_positives,
+        misrouted_machines=world.misrouted,
+        messages_left=world.messages_left,
+        true_abandon_rate=true_drops / true_live if true_live else 0.0,
+    )
 
 
 def measure(engine: Engine, now: float) -> ReplicationMetrics:

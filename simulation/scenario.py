@@ -21,7 +21,9 @@ from dialer.pacing.distributions import Distribution
 
 __all__ = [
     "SCENARIO_DIR",
+    "Amd",
     "Breaks",
+    "Machines",
     "PauseSchedule",
     "Scenario",
     "ScenarioError",
@@ -63,6 +65,36 @@ class Breaks:
 
 
 @dataclass(frozen=True, slots=True)
+class Machines:
+    """Answering machines among the answers: ``share`` of the calls answered (after
+    ``answer_delay``) are machines, whose greeting lasts ``greeting`` s; a voicemail drop
+    then plays ``message_seconds``. A machine put through to a collector (AMD off, or it
+    took the machine for a person) holds them ``misrouted_talk`` s before they hang up."""
+
+    share: float
+    greeting: Distribution
+    message_seconds: float
+    misrouted_talk: Distribution
+
+
+@dataclass(frozen=True, slots=True)
+class Amd:
+    """Answering-machine detection on the campaign's calls: the trunk reports the answer at
+    AMD's decision, ``human_decision`` s after a person answered (the end of their hello)
+    or ``machine_decision`` s after a machine did. ``false_positive``: the share of people
+    it calls machines (hung up on, or played the message); ``false_negative``: the share of
+    machines it calls people. ``counted_false_positive_rate``: the share of machine verdicts
+    the ledger counts as abandoned live answers (UK Ofcom); 0: none counted."""
+
+    on_machine: str
+    human_decision: Distribution
+    machine_decision: Distribution
+    false_positive: float
+    false_negative: float
+    counted_false_positive_rate: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     collectors: int
@@ -80,6 +112,8 @@ class Scenario:
     pauses: PauseSchedule | None = None
     breaks: Breaks | None = None
     description: str = ""
+    machines: Machines | None = None
+    amd: Amd | None = None
 
     @property
     def shift_seconds(self) -> float:
@@ -104,7 +138,7 @@ _REQUIRED = (
     "abandon_cap",
     "manual_dial_overhead",
 )
-_OPTIONAL = ("ring_timeout", "seed", "pauses", "breaks", "description")
+_OPTIONAL = ("ring_timeout", "seed", "pauses", "breaks", "description", "machines", "amd")
 _DISTRIBUTIONS = ("answer_delay", "failure_delay", "talk", "wrap")
 
 
@@ -163,6 +197,10 @@ def parse_scenario(raw: object, source: str = "<scenario>") -> Scenario:
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise ScenarioError(source, "description", "must be a string")
+    machines = v.machines(raw["machines"]) if raw.get("machines") is not None else None
+    amd = v.amd(raw["amd"]) if raw.get("amd") is not None else None
+    if amd is not None and machines is None:
+        raise ScenarioError(source, "amd", "needs a 'machines' section: what would it detect?")
     return Scenario(
         name=name.strip(),
         collectors=collectors,
@@ -180,6 +218,8 @@ def parse_scenario(raw: object, source: str = "<scenario>") -> Scenario:
         pauses=v.pauses(raw["pauses"]) if raw.get("pauses") is not None else None,
         breaks=v.breaks(raw["breaks"]) if raw.get("breaks") is not None else None,
         description=description,
+        machines=machines,
+        amd=amd,
     )
 
 
@@ -288,3 +328,52 @@ class _Validator:
         if not 0.0 <= probability <= 1.0:
             raise self.fail("breaks.probability", "must be in [0, 1]")
         return Breaks(probability, self.distribution(spec["duration"], "breaks.duration"))
+
+    def _share(self, spec: Mapping[str, object], key: str, where: str) -> float:
+        value = self._float(spec[key], where)
+        if not 0.0 <= value < 1.0:
+            raise self.fail(where, "must be in [0, 1)")
+        return value
+
+    def _required(self, spec: Mapping[str, object], prefix: str, keys: tuple[str, ...]) -> None:
+        for key in keys:
+            if key not in spec:
+                raise self.fail(f"{prefix}.{key}", "missing required key")
+
+    def machines(self, value: object) -> Machines:
+        keys = ("share", "greeting", "message_seconds", "misrouted_talk")
+        spec = self._mapping(value, "machines", keys)
+        self._required(spec, "machines", keys)
+        return Machines(
+            share=self._share(spec, "share", "machines.share"),
+            greeting=self.distribution(spec["greeting"], "machines.greeting"),
+            message_seconds=self.number(spec, "message_seconds", positive=True, path="machines."),
+            misrouted_talk=self.distribution(spec["misrouted_talk"], "machines.misrouted_talk"),
+        )
+
+    def amd(self, value: object) -> Amd:
+        required = (
+            "on_machine",
+            "human_decision",
+            "machine_decision",
+            "false_positive",
+            "false_negative",
+        )
+        spec = self._mapping(value, "amd", (*required, "counted_false_positive_rate"))
+        self._required(spec, "amd", required)
+        on_machine = spec["on_machine"]
+        if on_machine not in ("hangup", "voicemail_drop"):
+            raise self.fail("amd.on_machine", "must be hangup or voicemail_drop")
+        counted = 0.0
+        if "counted_false_positive_rate" in spec:
+            counted = self._share(
+                spec, "counted_false_positive_rate", "amd.counted_false_positive_rate"
+            )
+        return Amd(
+            on_machine=str(on_machine),
+            human_decision=self.distribution(spec["human_decision"], "amd.human_decision"),
+            machine_decision=self.distribution(spec["machine_decision"], "amd.machine_decision"),
+            false_positive=self._share(spec, "false_positive", "amd.false_positive"),
+            false_negative=self._share(spec, "false_negative", "amd.false_negative"),
+            counted_false_positive_rate=counted,
+        )

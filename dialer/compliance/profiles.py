@@ -146,6 +146,10 @@ class Abandonment(_Model):
     strict: bool  # True: rate < max_rate; False: rate <= max_rate
     window_seconds: int = Field(gt=0)
     counts_machine_false_positives: bool = False
+    # The share of machine verdicts taken to be people AMD hung up on, where the profile
+    # counts them and the campaign gives no measured rate: conservative, about twice the
+    # error the AMD benchmark measured (docs/compliance.md "AMD false positives").
+    machine_false_positive_rate: float = Field(default=0.05, ge=0, lt=0.5)
 
     def rate_allowed(self, rate: float) -> bool:
         return rate < self.max_rate if self.strict else rate <= self.max_rate
@@ -171,6 +175,37 @@ class CallSetup(_Model):
     max_connect_grace_seconds: float | None = Field(default=None, gt=0)
     safe_harbor_required: bool = False
     caller_id_required: bool = False
+
+
+def _compile(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {pattern!r} ({exc})") from None
+    return patterns
+
+
+class ContentElement(_Model):
+    """One thing a message must say (or must not): in words, and the patterns that find it
+    (regular expressions, case-insensitive; any one of them is enough)."""
+
+    element: str = Field(min_length=1)
+    patterns: tuple[str, ...] = Field(min_length=1)
+
+    _patterns = field_validator("patterns")(_compile)
+
+
+class LimitedContent(_Model):
+    """What a message left on a machine must contain and must not (US: Reg F 1006.2(j))."""
+
+    citation: str = ""
+    required: tuple[ContentElement, ...] = ()
+    forbidden: tuple[ContentElement, ...] = ()
+
+
+class Voicemail(_Model):
+    limited_content: LimitedContent | None = None
 
 
 class NumberTypes(_Model):
@@ -203,6 +238,7 @@ class Profile(_Model):
     lockouts: Lockouts = Lockouts()
     abandonment: Abandonment | None = None
     call_setup: CallSetup = CallSetup()
+    voicemail: Voicemail = Voicemail()
     number_types: NumberTypes
 
     @field_validator("name")

@@ -87,6 +87,8 @@ def build_engine(campaign: CampaignSettings, profile: Profile, rng: np.random.Ge
         call_id_prefix=f"{campaign.name}.{uuid.uuid4().hex[:8]}.",
         abandon_cap=cap,
         abandon_window=window,
+        on_machine=campaign.amd.on_machine,
+        machine_false_positive_rate=machine_false_positive_rate(campaign, profile),
     )
     pacer = build_pacer(campaign, profile)
     guard = ProfileGuard(profile)
@@ -107,4 +109,16 @@ def build_pacer(campaign: CampaignSettings, profile: Profile) -> Pacer:
         max_lines_per_collector=pacing.max_lines_per_collector,
         window_seconds=window,
         rolling=True,
+        machine_false_positive_rate=machine_false_positive_rate(campaign, profile),
     )
+
+
+def machine_false_positive_rate(campaign: CampaignSettings, profile: Profile) -> float:
+    """The share of machine verdicts the abandon ledger counts as people hung up on: none
+    with AMD off or under a profile that does not count them; else the campaign's measured
+    rate, or the profile's conservative default (UK Ofcom)."""
+    rule = profile.abandonment
+    if not campaign.amd.enabled or rule is None or not rule.counts_machine_false_positives:
+        return 0.0
+    measured = campaign.amd.false_positive_rate
+    return rule.machine_false_positive_rate if measured is None else measured

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dialer.clock import Clock
 from dialer.compliance import Profile, load_profile, require_safe_campaign_config
+from dialer.compliance.voicemail import limited_content_refusals
 from dialer.settings import Settings
 from dialer.store.cases_repo import CaseRepository
 from dialer.store.crypto import installed
@@ -51,7 +52,7 @@ def check_campaigns(settings: Settings) -> dict[str, Profile]:
     if not settings.campaigns:
         raise StartupError("no campaigns configured: add one under 'campaigns'")
     profiles: dict[str, Profile] = {}
-    for campaign in settings.campaigns:
+    for index, campaign in enumerate(settings.campaigns):
         try:
             profile = load_profile(campaign.compliance_profile, settings.compliance_dir)
         except ValueError as exc:
@@ -67,8 +68,25 @@ def check_campaigns(settings: Settings) -> dict[str, Profile]:
             )
         except ValueError as exc:
             raise StartupError(f"campaign {campaign.name}: {exc}") from None
+        check_voicemail_message(settings, index, profile)
         profiles[campaign.name] = profile
     return profiles
+
+
+def check_voicemail_message(settings: Settings, index: int, profile: Profile) -> None:
+    """A campaign that drops messages on machines must declare a message its profile
+    allows (us_tsr_regf: a Reg F limited-content message): refused with the key, the file
+    and every reason."""
+    amd = settings.campaigns[index].amd
+    if not (amd.enabled and amd.on_machine == "voicemail_drop"):
+        return
+    refusals = limited_content_refusals(profile, amd.voicemail.message_text)
+    if refusals:
+        key = f"campaigns.{index}.amd.voicemail.message_text"
+        raise StartupError(
+            f"{settings.source_of(key)}: {key}: not a limited-content message: "
+            + "; ".join(refusals)
+        )
 
 
 # A call id is "<campaign>.<8 hex digits of the run>.<sequence number>" (dialer.daemon.build):

@@ -46,6 +46,8 @@ class AttemptEnded:
     collector_id: int | None = None  # the collector's row id, when bridged
     rang_from: float | None = None  # the INVITE (or the dial): ring time starts here
     talk_seconds: float | None = None  # bridged: up to the hang-up, or to the media's loss
+    amd: str | None = None  # answering-machine detection's verdict (None: AMD off)
+    amd_seconds: float | None = None
 
     @classmethod
     def of(
@@ -65,6 +67,8 @@ class AttemptEnded:
             collector_id,
             call.rang_from,
             call.talk_seconds if call.bridged_at is not None else None,
+            None if call.amd is None else call.amd.value,
+            call.amd_seconds,
         )
 
 

@@ -65,6 +65,7 @@ RECYCLE_AFTER = {
     ContactOutcome.BUSY: timedelta(minutes=30),
     ContactOutcome.FAILED: timedelta(minutes=30),
     ContactOutcome.MACHINE: timedelta(hours=2),
+    ContactOutcome.MACHINE_MESSAGE_LEFT: timedelta(days=1),  # they have our message
     ContactOutcome.ABANDONED: timedelta(hours=1),
     ContactOutcome.INTERRUPTED: timedelta(days=1),
     ContactOutcome.MEDIA_LOST: timedelta(hours=1),
@@ -299,6 +300,8 @@ class StoreWriter:
             abandoned=op.outcome is ContactOutcome.ABANDONED,
             ring_seconds=ring_seconds(op),
             talk_seconds=op.talk_seconds,
+            amd=op.amd,
+            amd_seconds=op.amd_seconds,
         )
         await cases.set_next_attempt(op.case_id, ended + self.recycle_after[op.outcome])
         live = int(op.live_answer)

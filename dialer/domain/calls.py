@@ -5,6 +5,7 @@ queued -> dialing -> ringing -> answered -> bridged -> ended(completed)
 dialing | ringing -> ended(busy | no_answer | failed | trunk_failed)
 answered | bridged -> ended(media_lost)   (the trunk saw the media stop: a dead call)
 dialing | ringing | answered -> ended(machine)   (answering machine detected)
+dialing | ringing -> voicemail -> ended(machine_message_left | machine)   (a voicemail drop)
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ class CallState(StrEnum):
     ANSWERED = "answered"
     BRIDGED = "bridged"
     ABANDONED = "abandoned"
+    # A machine answered and the campaign is leaving its message: the line is held, no
+    # collector is (not "in flight" for pacing, never routed).
+    VOICEMAIL = "voicemail"
     ENDED = "ended"
 
 
@@ -34,6 +38,8 @@ class CallOutcome(StrEnum):
     ABANDONED = "abandoned"  # a live answer no collector took within the connect grace
     MEDIA_LOST = "media_lost"  # answered, then torn down because its media stopped
     TRUNK_FAILED = "trunk_failed"  # the carrier side failed: it never reached the debtor
+    # A machine answered and the campaign's whole limited-content message played on it.
+    MACHINE_MESSAGE_LEFT = "machine_message_left"
 
 
 class AmdVerdict(StrEnum):
@@ -47,6 +53,8 @@ class AmdVerdict(StrEnum):
 # States in which the call holds a line at the carrier ("in flight" for pacing).
 IN_FLIGHT = frozenset({CallState.DIALING, CallState.RINGING, CallState.ANSWERED})
 _PRE_ANSWER = frozenset({CallState.DIALING, CallState.RINGING})
+# A machine's answer, whatever became of the message: never a live answer.
+MACHINE_OUTCOMES = frozenset({CallOutcome.MACHINE, CallOutcome.MACHINE_MESSAGE_LEFT})
 _FAILURE_OUTCOMES = frozenset(
     {CallOutcome.BUSY, CallOutcome.NO_ANSWER, CallOutcome.FAILED, CallOutcome.TRUNK_FAILED}
 )
@@ -77,6 +85,10 @@ class Call:
     # When the debtor's media stopped, for a call torn down as dead (`end(media_lost_at=)`):
     # its talk ends there, not at the teardown some seconds of dead air later.
     media_lost_at: float | None = None
+    # Answering-machine detection's verdict and its time from the 200 OK to the decision
+    # (None: AMD off), as the trunk reported them on `CallAnswered`.
+    amd: AmdVerdict | None = None
+    amd_seconds: float | None = None
 
     def _move(self, allowed: frozenset[CallState], target: CallState, action: str) -> None:
         if self.state not in allowed:
@@ -94,6 +106,18 @@ class Call:
     def answer(self, now: float) -> None:
         self._move(_PRE_ANSWER, CallState.ANSWERED, "answer")
         self.answered_at = now
+
+    def leave_voicemail(self, now: float) -> None:
+        """A machine answered and the campaign drops a message on it (`LeaveVoicemail`)."""
+        self._move(_PRE_ANSWER, CallState.VOICEMAIL, "leave a voicemail")
+        self.answered_at = now
+
+    def voicemail_ended(self, left: bool, now: float) -> None:
+        """The drop is over: `machine_message_left` once the whole message played, else
+        (the machine hung up first, no greeting end heard) a plain `machine`."""
+        self._move(frozenset({CallState.VOICEMAIL}), CallState.ENDED, "end the voicemail")
+        self.outcome = CallOutcome.MACHINE_MESSAGE_LEFT if left else CallOutcome.MACHINE
+        self.ended_at = now
 
     def bridge(self, collector_id: str, now: float) -> None:
         self._move(frozenset({CallState.ANSWERED}), CallState.BRIDGED, "bridge")
@@ -150,4 +174,4 @@ class Call:
 
     @property
     def is_live_answer(self) -> bool:
-        return self.answered_at is not None and self.outcome is not CallOutcome.MACHINE
+        return self.answered_at is not None and self.outcome not in MACHINE_OUTCOMES

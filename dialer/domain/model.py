@@ -76,6 +76,9 @@ class ContactOutcome(StrEnum):
     # unanswered by the trunk itself): the call never reached the debtor's network. It is
     # kept for the record and counts toward no cap (see `reached_network`).
     TRUNK_FAILED = "trunk_failed"
+    # A machine answered and our limited-content message (Reg F 1006.2(j)) played on it in
+    # full: a call attempt (Reg F counts it toward 7-in-7), never a conversation.
+    MACHINE_MESSAGE_LEFT = "machine_message_left"
 
     @property
     def is_unanswered(self) -> bool:
@@ -99,7 +102,13 @@ class ContactOutcome(StrEnum):
 
 
 _UNANSWERED = frozenset(
-    {ContactOutcome.NO_ANSWER, ContactOutcome.BUSY, ContactOutcome.FAILED, ContactOutcome.MACHINE}
+    {
+        ContactOutcome.NO_ANSWER,
+        ContactOutcome.BUSY,
+        ContactOutcome.FAILED,
+        ContactOutcome.MACHINE,
+        ContactOutcome.MACHINE_MESSAGE_LEFT,  # a message on a machine: nobody answered
+    }
 )
 
 

@@ -13,6 +13,12 @@ campaign see one budget. The store counts a call when it ends, so the engine's c
 up (a live answer being talked to, an abandon hearing the safe-harbor message) are added to
 the store's totals at a sync: nothing the engine has seen is forgotten by it.
 
+**AMD false positives.** Under a profile that counts them (UK Ofcom), a person AMD took
+for a machine was hung up on: an abandoned call that no counter of ours can see. The
+ledger then adds an estimate, ``machine_false_positive_rate`` x the machine verdicts in the
+window, to both the abandons and the live answers (dialer.pacing.budget), so the headroom
+below is what is left after them.
+
 **The rule.** Calls in flight up to the ready collectors (what progressive keeps) are
 always allowed: each has a collector waiting for it. Preview calls, each dialed for a
 reserved collector, can never be abandoned and pass untouched. Any call beyond those, an
@@ -79,6 +85,11 @@ class EngineTally(Protocol):
     def abandoned(self) -> int: ...
 
     @property
+    def machine_verdicts(self) -> int:
+        """Answers AMD called machine."""
+        ...
+
+    @property
     def outcomes(self) -> Mapping[str, int]:
         """Finished calls by outcome value (completed, abandoned, ...)."""
         ...
@@ -136,7 +147,8 @@ class GuardStatus:
     window_seconds: float | None
     live_answers: int
     abandons: int
-    abandons_left: float  # cap x live answers - abandons (may be negative)
+    abandons_left: float  # cap x live answers - abandons (may be negative), both with fps
+    false_positives: float  # estimated AMD false positives counted in the window
     exposed_allowed: int  # exposed calls the budget covers at the last review
     clamping: bool  # the latest decision that wanted calls was cut
     clamps: int  # decisions cut so far
@@ -150,6 +162,7 @@ class GuardStatus:
             "live_answers": self.live_answers,
             "abandons": self.abandons,
             "abandons_left": self.abandons_left,
+            "false_positives": self.false_positives,
             "exposed_allowed": self.exposed_allowed,
             "clamping": self.clamping,
             "clamps": self.clamps,
@@ -159,15 +172,24 @@ class GuardStatus:
 
 
 class AbandonCapGuard:
-    """Holds the abandon cap over the window whatever the pacer (module docstring)."""
+    """Holds the abandon cap over the window whatever the pacer (module docstring);
+    ``machine_false_positive_rate``: the share of machine verdicts counted as abandoned
+    live answers (0: the profile counts none, or AMD is off)."""
 
-    def __init__(self, cap: float, window_seconds: float | None = None, z: float = Z) -> None:
+    def __init__(
+        self,
+        cap: float,
+        window_seconds: float | None = None,
+        z: float = Z,
+        machine_false_positive_rate: float = 0.0,
+    ) -> None:
         self.cap = cap
         self.window_seconds = window_seconds
         self.z = z
-        self.ledger = AbandonLedger(window_seconds)
+        self.ledger = AbandonLedger(window_seconds, machine_false_positive_rate)
         self._seen_live = 0
         self._seen_drops = 0
+        self._seen_machines = 0
         self.clamps = 0
         self.clamping = False
         self.reason = ""
@@ -192,7 +214,10 @@ class AbandonCapGuard:
             self.ledger.record_live(now)
         for _ in range(tally.abandoned - self._seen_drops):
             self.ledger.record_drop(now)
+        for _ in range(tally.machine_verdicts - self._seen_machines):
+            self.ledger.record_machine(now)
         self._seen_live, self._seen_drops = tally.live_answers, tally.abandoned
+        self._seen_machines = tally.machine_verdicts
 
     def sync(self, live: int, drops: int, now: float, tally: EngineTally) -> None:
         """The store's window totals (every daemon's finished calls), plus this engine's
@@ -209,7 +234,8 @@ class AbandonCapGuard:
         return self.ledger.totals(now)
 
     def abandons_left(self, now: float) -> float:
-        live, drops = self.totals(now)
+        """cap x live answers - abandons, the estimated AMD false positives in both."""
+        live, drops = self.ledger.counted(now)
         return self.cap * live - drops
 
     def headroom(self, now: float) -> float:
@@ -265,13 +291,17 @@ class AbandonCapGuard:
         return PacingDecision(allowed, f"cap guard: {self.reason}", False, detail)
 
     def _reason(self, now: float, allowed: int, wanted: int, progressive: int, exposed: int) -> str:
-        live, drops = self.totals(now)
-        left = self.cap * live - drops
-        used = f"{drops / live:.1%}" if live else "no live answers yet"
+        live, _ = self.totals(now)
+        left = self.abandons_left(now)
+        fps = self.ledger.false_positives(now)
+        counted_live, counted_drops = self.ledger.counted(now)
+        used = f"{counted_drops / counted_live:.1%}" if counted_live else "no live answers yet"
         terms = (
             f"{used} of {live} live answers abandoned over {window_words(self.window_seconds)}, "
             f"cap {self.cap:.1%}"
         )
+        if fps:
+            terms += f", counting {fps:.1f} estimated AMD false positives"
         if allowed <= progressive:
             what = "abandon budget spent" if left <= 0 else f"abandon budget low ({left:.1f} left)"
             return f"{what}: {terms}; dialing one call per ready collector"
@@ -282,7 +312,7 @@ class AbandonCapGuard:
 
     def status(self, now: float) -> GuardStatus:
         live, drops = self.totals(now)
-        left = self.cap * live - drops
+        left = self.abandons_left(now)
         if self.clamping:
             sentence = f"The abandon-cap guard is limiting dialing: {self.reason}."
         else:
@@ -297,6 +327,7 @@ class AbandonCapGuard:
             live,
             drops,
             left,
+            self.ledger.false_positives(now),
             self.exposed_allowed,
             self.clamping,
             self.clamps,

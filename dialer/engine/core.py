@@ -26,8 +26,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dialer.domain.agents import Collector, CollectorState
-from dialer.domain.calls import Call, CallOutcome, CallState
-from dialer.domain.commands import AttemptFinished, Cancel, Command, Hangup
+from dialer.domain.calls import CallOutcome, CallState
+from dialer.domain.commands import Cancel, Command, Hangup
 from dialer.domain.events import (
     CallAnswered,
     CallFailed,
@@ -43,13 +43,19 @@ from dialer.domain.events import (
     CollectorSeen,
     DrainRequested,
     Event,
+    VoicemailLeft,
 )
-from dialer.domain.model import ContactRecord
 from dialer.engine import views
+from dialer.engine.machines import routes_as_machine
 from dialer.engine.presence import Presence
-from dialer.engine.state import HISTORY_KEEP, HISTORY_PRUNE_EVERY, contact_outcome
+from dialer.engine.state import HISTORY_KEEP, HISTORY_PRUNE_EVERY
 from dialer.engine.views import DecisionRecord, to_utc
 from dialer.pacing.base import Pacer, PacingInputs
+
+# Calls up at the end of the drain timeout that are hung up (a voicemail drop too).
+_HANG_UP_AT_DRAIN = frozenset(
+    {CallState.ANSWERED, CallState.BRIDGED, CallState.ABANDONED, CallState.VOICEMAIL}
+)
 
 
 class Engine(Presence):
@@ -165,14 +171,17 @@ class Engine(Presence):
             self._set_call_state(call, call.ring, now)
 
     def _on_answered(self, event: CallAnswered, now: float, out: list[Command]) -> None:
+        """The connect deadline runs from this event. With AMD on the trunk reports the
+        answer at AMD's decision, which for a human is the end of their greeting (they
+        said "hello" and stopped: the silence after speech is what decides). US TSR
+        310.4(b)(4)(iii) counts the 2 s from the end of the greeting, so the grace from
+        `CallAnswered` is the legal one, with no allowance for the time AMD listened
+        (`amd_seconds`, kept on the call for the record only)."""
         call = self._call(event.call_id)
         assert call.dialed_at is not None
-        if event.machine:
-            self.pacer.observe_dial_resolved(now - call.dialed_at, False, now)
-            self._set_call_state(call, call.fail, CallOutcome.MACHINE, now)
-            out.append(Hangup(call.call_id))
-            self._release_reserved(call, now, out)
-            self._finish(call, now, out)
+        call.amd, call.amd_seconds = event.amd, event.amd_seconds
+        if routes_as_machine(event):
+            self._answered_by_machine(call, now, out)
             return
         self._set_call_state(call, call.answer, now)
         self.stats.live_answers += 1
@@ -213,6 +222,9 @@ class Engine(Presence):
             # A hang-up before any answer is a failed attempt, not a conversation.
             self._on_failed(CallFailed(call.call_id, CallOutcome.FAILED, event.sip_code), now, out)
             return
+        if call.state is CallState.VOICEMAIL:
+            self._voicemail_hung_up(call, now, out)
+            return
         self._waiting.pop(call.call_id, None)
         lost_at = None if event.silent_for is None else now - event.silent_for
         self._set_call_state(call, call.end, now, event.sip_code, media_lost_at=lost_at)
@@ -229,21 +241,6 @@ class Engine(Presence):
                 due = now + limit
                 heapq.heappush(self._wrap_deadlines, (due, collector.collector_id, now))
         self._finish(call, now, out)
-
-    def _finish(self, call: Call, now: float, out: list[Command]) -> None:
-        del self.calls[call.call_id]
-        self._count["call_ended"] -= 1
-        target = self._targets.pop(call.call_id)
-        self.case_hopper.release(target.case.ref)
-        assert call.outcome is not None
-        self.stats.outcomes[call.outcome.value] += 1
-        if self.guard is not None:  # only the dial-time compliance check reads it
-            # Stamped at the dial as the store records it, so `Dialing._allowed` can
-            # match the two.
-            assert call.dialed_at is not None
-            record = ContactRecord(to_utc(call.dialed_at), call.number, contact_outcome(call))
-            self._own_history.setdefault(target.case.ref, []).append(record)
-        out.append(AttemptFinished(call, target.case.ref))
 
     def _finish_wraps(self, now: float) -> None:
         heap = self._wrap_deadlines
@@ -356,7 +353,7 @@ class Engine(Presence):
             if call.state in (CallState.DIALING, CallState.RINGING):
                 call.cancel_requested = True
                 out.append(Cancel(call.call_id))
-            elif call.state in (CallState.ANSWERED, CallState.BRIDGED, CallState.ABANDONED):
+            elif call.state in _HANG_UP_AT_DRAIN:
                 out.append(Hangup(call.call_id))
         return out
 
@@ -384,6 +381,7 @@ class Engine(Presence):
         CallInviteSent: _on_invite_sent,
         CallRinging: _on_ringing,
         CallAnswered: _on_answered,
+        VoicemailLeft: Presence._on_voicemail_left,
         CallFailed: _on_failed,
         CallHungUp: _on_hung_up,
         CallNotPlaced: _on_not_placed,

@@ -6,12 +6,12 @@ the compliance guard must allow it, judged on the store's history with this run'
 attempts merged in. A preview call reserves its collector first. With a manual dialing delay
 it is dialed later, by `dial_previews`, which checks compliance again.
 
-`Dialing` is the engine's layer for these steps, on `Answers` (dialer.engine.answers),
-which frees a reserved collector when its call is withdrawn. The guard and the pacer are
-read afresh on each call because they can be replaced while the engine runs, and this run's
-own history is rebuilt when it is pruned. Call and collector states change only through
-`_set_call_state` and `_transition` (dialer.engine.state). Like the whole engine it is
-sans-I/O: the time is always passed in.
+`Dialing` is the engine's layer for these steps, on `Machines` (dialer.engine.machines,
+itself on `Answers`, which frees a reserved collector when its call is withdrawn). The
+guard and the pacer are read afresh on each call because they can be replaced while the
+engine runs, and this run's own history is rebuilt when it is pruned. Call and collector
+states change only through `_set_call_state` and `_transition` (dialer.engine.state). Like
+the whole engine it is sans-I/O: the time is always passed in.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from dialer.domain.calls import Call, CallState
 from dialer.domain.commands import CaseDeferred, Command, Originate
 from dialer.domain.model import DialTarget
 from dialer.engine import routing
-from dialer.engine.answers import Answers
+from dialer.engine.machines import Machines
 
 NO_SKILLED_COLLECTOR = "no_skilled_collector"
 
 
-class Dialing(Answers):
+class Dialing(Machines):
     def _launch(self, wanted: int, reserve: bool, now: float, out: list[Command]) -> int:
         """Returns the calls actually placed or reserved, which is what the pacer observes.
         A case deferred here does not count, so the pacer learns nothing from dials that never

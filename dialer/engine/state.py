@@ -5,7 +5,9 @@ deadlines, this run's own attempts) and the two ways its states change, `_transi
 collector and `_set_call_state` for a call, which keep the counts the pacer reads up to date.
 The engine is built on it in layers, each a module of this package: `Answers`
 (dialer.engine.answers: routing answered calls, abandons, ring timeouts) on the state,
-`Dialing` (dialer.engine.dialing: launches and the dial-time compliance check) on that,
+`Machines` (dialer.engine.machines: machine answers, voicemail drops, the end of every
+call) on that, `Dialing` (dialer.engine.dialing: launches and the dial-time compliance
+check) on that,
 `Presence` (dialer.engine.presence: absent collectors, actions waiting for a call's end)
 on that, and `Engine` (dialer.engine.core: the inputs, pacing and views) on top. The
 underscored names are the package's own: only its layers use them, through `self`.
@@ -17,7 +19,7 @@ import math
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -36,6 +38,10 @@ MIN_RING_TIMEOUT = 15.0
 HISTORY_KEEP = 9 * 86400.0
 HISTORY_PRUNE_EVERY = 3600.0
 _UNREACHABLE = frozenset({CollectorState.LOGGED_OUT, CollectorState.PAUSED})
+# What a campaign does when AMD says machine (dialer.engine.machines).
+HANGUP = "hangup"
+VOICEMAIL_DROP = "voicemail_drop"
+OnMachine = Literal["hangup", "voicemail_drop"]
 
 
 class UnknownCall(KeyError):
@@ -69,6 +75,12 @@ class EngineConfig:
     # seconds (None: since the start). None: no guard (the simulator's rival pacers).
     abandon_cap: float | None = None
     abandon_window: float | None = None
+    # A machine verdict: hang up, or leave the campaign's message (dialer.engine.machines).
+    on_machine: OnMachine = "hangup"
+    # The share of machine verdicts taken to be humans hung up on (AMD false positives),
+    # which the guard's ledger counts as abandons, each with its live answer: > 0 only
+    # under a profile that counts them (UK Ofcom) with AMD on.
+    machine_false_positive_rate: float = 0.0
 
     def __post_init__(self) -> None:
         if self.connect_grace < 0:
@@ -85,6 +97,10 @@ class EngineConfig:
             raise ValueError("abandon_window must be > 0 s")
         if self.max_wrap is not None and not self.max_wrap > 0:
             raise ValueError("max_wrap must be > 0 s")
+        if self.on_machine not in (HANGUP, VOICEMAIL_DROP):
+            raise ValueError(f"on_machine must be {HANGUP} or {VOICEMAIL_DROP}")
+        if not 0 <= self.machine_false_positive_rate < 1:
+            raise ValueError("machine_false_positive_rate must be in [0, 1)")
 
     @property
     def wrap_limit(self) -> float | None:
@@ -99,6 +115,7 @@ class EngineStats:
     live_answers: int = 0
     abandoned: int = 0
     bridged: int = 0
+    machine_verdicts: int = 0  # answers AMD called machine (hung up on or left a message)
     outcomes: Counter[str] = field(default_factory=Counter)
     talk_seconds: float = 0.0
     answer_to_bridge_max: float = 0.0
@@ -109,6 +126,7 @@ _CONTACT_OUTCOME = {
     CallOutcome.NO_ANSWER: ContactOutcome.NO_ANSWER,
     CallOutcome.FAILED: ContactOutcome.FAILED,
     CallOutcome.MACHINE: ContactOutcome.MACHINE,
+    CallOutcome.MACHINE_MESSAGE_LEFT: ContactOutcome.MACHINE_MESSAGE_LEFT,
     CallOutcome.ABANDONED: ContactOutcome.ABANDONED,
     CallOutcome.TRUNK_FAILED: ContactOutcome.TRUNK_FAILED,
 }
@@ -152,7 +170,11 @@ class EngineState:
         # Holds the abandon cap whatever the pacer (None: unguarded, as in the simulator).
         self.cap_guard: AbandonCapGuard | None = None
         if config.abandon_cap is not None:
-            self.cap_guard = AbandonCapGuard(config.abandon_cap, config.abandon_window)
+            self.cap_guard = AbandonCapGuard(
+                config.abandon_cap,
+                config.abandon_window,
+                machine_false_positive_rate=config.machine_false_positive_rate,
+            )
         self._pace_due = False  # a hold was lifted: pace at the next tick, event or not
         self._ready: OrderedDict[str, Collector] = OrderedDict()  # longest idle first
         self._waiting: OrderedDict[str, Call] = OrderedDict()  # answered, in answer order

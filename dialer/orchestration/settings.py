@@ -96,6 +96,8 @@ class RecycleMinutes(_Strict):
     busy: float = Field(default=30.0, ge=0.0)
     failed: float = Field(default=30.0, ge=0.0)
     machine: float = Field(default=120.0, ge=0.0)
+    # They have our message: give them a day to call back before the next try.
+    machine_message_left: float = Field(default=1440.0, ge=0.0)
     abandoned: float = Field(default=60.0, ge=0.0)
     media_lost: float = Field(default=60.0, ge=0.0)
     # Never reached the debtor: tried again as soon as the trunk is back (the breaker paces).

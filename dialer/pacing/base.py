@@ -87,6 +87,10 @@ class Pacer:
     def observe_abandon(self, now: float) -> None:
         """A live answer was abandoned."""
 
+    def observe_machine(self, now: float) -> None:
+        """AMD called an answer a machine (a possible false positive: a person hung up on,
+        which UK Ofcom counts as an abandoned call)."""
+
     def configure(self, **params: Any) -> None:
         """Change settings at run time (a manager's change); unknown keys raise ValueError."""
         if params:

@@ -5,6 +5,12 @@ rolling under US TSR, 24 hours under UK Ofcom, the shift in a simulation) in one
 buckets. A daemon that shares a campaign with others feeds it the store's totals with
 :meth:`AbandonLedger.sync`; events seen locally after the sync are added on top.
 
+Under a profile that counts answering-machine false positives as abandoned calls (UK
+Ofcom: a person AMD took for a machine was hung up on), the ledger also counts machine
+verdicts, and :meth:`AbandonLedger.counted` adds ``false_positive_rate`` x those verdicts
+to both the drops and the live answers: each estimated false positive is a live answer
+abandoned. The store's totals carry no verdicts, so a sync keeps this daemon's own.
+
 :class:`ThresholdController` steers the predictive pacer's risk threshold lambda so the
 window's abandon rate lands just under the target: the target less a noise margin of
 ``margin_sigmas`` standard deviations of the rate, sqrt(cap (1 - cap) / expected live
@@ -40,17 +46,25 @@ __all__ = ["AbandonLedger", "BudgetState", "ThresholdController"]
 
 
 class AbandonLedger:
-    """Live answers and drops over a window of ``window_seconds`` (None: since the start)."""
+    """Live answers and drops over a window of ``window_seconds`` (None: since the start);
+    machine verdicts too, of which ``false_positive_rate`` are counted as abandoned live
+    answers (module docstring)."""
 
     BUCKET = 60.0
 
-    def __init__(self, window_seconds: float | None = None) -> None:
+    def __init__(
+        self, window_seconds: float | None = None, false_positive_rate: float = 0.0
+    ) -> None:
         if window_seconds is not None and not window_seconds > 0:
             raise ValueError(f"window_seconds must be > 0, got {window_seconds!r}")
+        if not 0.0 <= false_positive_rate < 1.0:
+            raise ValueError(f"false_positive_rate must be in [0, 1), got {false_positive_rate!r}")
         self.window_seconds = window_seconds
-        self._buckets: deque[list[float]] = deque()  # [start, live, drops]
+        self.false_positive_rate = float(false_positive_rate)
+        self._buckets: deque[list[float]] = deque()  # [start, live, drops, machine verdicts]
         self._live = 0
         self._drops = 0
+        self._machines = 0
         self._base_live = 0
         self._base_drops = 0
         self.started: float | None = None
@@ -60,7 +74,7 @@ class AbandonLedger:
             self.started = now
         start = math.floor(now / self.BUCKET) * self.BUCKET
         if not self._buckets or self._buckets[-1][0] < start:
-            self._buckets.append([start, 0.0, 0.0])
+            self._buckets.append([start, 0.0, 0.0, 0.0])
         self._expire(now)
         return self._buckets[-1]
 
@@ -68,9 +82,10 @@ class AbandonLedger:
         if self.window_seconds is None:
             return
         while self._buckets and self._buckets[0][0] + self.BUCKET <= now - self.window_seconds:
-            _, live, drops = self._buckets.popleft()
+            _, live, drops, machines = self._buckets.popleft()
             self._live -= int(live)
             self._drops -= int(drops)
+            self._machines -= int(machines)
 
     def record_live(self, now: float) -> None:
         self._bucket(now)[1] += 1
@@ -80,13 +95,23 @@ class AbandonLedger:
         self._bucket(now)[2] += 1
         self._drops += 1
 
+    def record_machine(self, now: float) -> None:
+        """AMD called an answer a machine (counted only as a possible false positive)."""
+        self._bucket(now)[3] += 1
+        self._machines += 1
+
     def sync(self, live: int, drops: int, now: float) -> None:
         """Authoritative window totals from the store (every daemon's calls, this one's
-        included up to ``now``): local counts restart from here."""
+        included up to ``now``): local counts restart from here, but for the machine
+        verdicts, which the store's totals do not carry."""
         if live < 0 or drops < 0:
             raise ValueError("ledger totals must be >= 0")
         self._base_live, self._base_drops = int(live), int(drops)
-        self._buckets.clear()
+        if self._machines:
+            for bucket in self._buckets:
+                bucket[1] = bucket[2] = 0.0
+        else:
+            self._buckets.clear()
         self._live = self._drops = 0
         if self.started is None:
             self.started = now
@@ -95,6 +120,26 @@ class AbandonLedger:
         """(live answers, drops) in the window ending now."""
         self._expire(now)
         return self._base_live + self._live, self._base_drops + self._drops
+
+    def machine_verdicts(self, now: float) -> int:
+        """Machine verdicts in the window ending now (this daemon's own)."""
+        self._expire(now)
+        return self._machines
+
+    def false_positives(self, now: float) -> float:
+        """Estimated AMD false positives in the window: rate x machine verdicts."""
+        if not self.false_positive_rate:
+            return 0.0
+        return self.false_positive_rate * self.machine_verdicts(now)
+
+    def counted(self, now: float) -> tuple[float, float]:
+        """(live answers, drops) as the cap counts them: the estimated false positives
+        added to both (exactly :meth:`totals` when the profile counts none)."""
+        live, drops = self.totals(now)
+        extra = self.false_positives(now)
+        if not extra:
+            return live, drops
+        return live + extra, drops + extra
 
     def live_rate(self, now: float) -> float:
         """Live answers per second seen locally (for the expected size of the window)."""
@@ -110,8 +155,8 @@ class AbandonLedger:
 class BudgetState:
     """What the controller knows at one decision (for the decision record and metrics)."""
 
-    live: int
-    drops: int
+    live: float  # with estimated AMD false positives, under a profile that counts them
+    drops: float
     cap: float
     target: float  # the rate aimed at: the manager's target less the noise margin
     margin: float
@@ -172,7 +217,7 @@ class ThresholdController:
         self.drops_seen = 0.0  # forgotten evidence: drops ...
         self.exposure = 0.0  # ... and sum of lambda over the live answers they came from
         self._lambda = initial
-        self._last: tuple[int, int] | None = None
+        self._last: tuple[float, float] | None = None
 
     def check_target(self, target: float) -> float:
         t = float(target)
@@ -196,8 +241,8 @@ class ThresholdController:
 
     def state(
         self,
-        live: int,
-        drops: int,
+        live: float,
+        drops: float,
         expected_live: float,
         progress: float = 1.0,
         remaining_live: float | None = None,

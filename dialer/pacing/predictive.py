@@ -65,7 +65,9 @@ class PredictivePacer(Pacer):
     manager's target, default the cap; ``window_seconds``: the ledger window (default one
     8-hour shift; 30 days under US TSR, 24 h under UK Ofcom); ``rolling``: drop events older
     than the window (else count from the start, as for a shift); ``connect_grace``: seconds
-    an answered call may wait for a collector; ``max_lines_per_collector``.
+    an answered call may wait for a collector; ``max_lines_per_collector``;
+    ``machine_false_positive_rate``: the share of machine verdicts its budget counts as
+    abandoned live answers (UK Ofcom with AMD on; 0 elsewhere).
     """
 
     name = "predictive"
@@ -92,6 +94,7 @@ class PredictivePacer(Pacer):
             "recompute_after",
             "min_resolved",
             "cautious_quantile",
+            "machine_false_positive_rate",
         }
     )
 
@@ -114,7 +117,11 @@ class PredictivePacer(Pacer):
         self.max_lines_per_collector = 3.0
         self.window_seconds = float(options.get("window_seconds", SHIFT_SECONDS))
         rolling = bool(options.get("rolling", False))
-        self.ledger = AbandonLedger(self.window_seconds if rolling else None)
+        # Under UK Ofcom with AMD on, a share of machine verdicts counts as abandons.
+        self.ledger = AbandonLedger(
+            self.window_seconds if rolling else None,
+            float(options.get("machine_false_positive_rate", 0.0)),
+        )
         self.connect_grace = 2.0  # the engine's, from PacingInputs
         self.min_live_answers = int(options.get("min_live_answers", 50))
         self.min_talks = int(options.get("min_talks", 30))
@@ -210,6 +217,9 @@ class PredictivePacer(Pacer):
     def observe_abandon(self, now: float) -> None:
         self.ledger.record_drop(now)
 
+    def observe_machine(self, now: float) -> None:
+        self.ledger.record_machine(now)
+
     def sync_ledger(self, live: int, drops: int, now: float) -> None:
         """Window totals from the store (all daemons sharing the campaign)."""
         self.ledger.sync(live, drops, now)
@@ -253,7 +263,7 @@ class PredictivePacer(Pacer):
             # Nothing happened since a decision that launched nothing: on a tick, the risks
             # only drift with elapsed times, so recompute at most every `recompute_after` s.
             return PacingDecision(0, "unchanged since the last decision", detail=self.last_record)
-        live, drops = self.ledger.totals(now)
+        live, drops = self.ledger.counted(now)
         expected = self.ledger.live_rate(now) * self.window_seconds
         # A rolling window is always full (the store's history); a shift runs out.
         started = self.ledger.started if self.ledger.started is not None else now

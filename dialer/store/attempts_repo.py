@@ -94,6 +94,8 @@ class AttemptRepository:
         abandoned: bool | None = None,
         ring_seconds: float | None = None,
         talk_seconds: float | None = None,
+        amd: str | None = None,
+        amd_seconds: float | None = None,
     ) -> bool:
         """Complete the attempt `call_id`; False if no such attempt was started.
 
@@ -119,6 +121,7 @@ class AttemptRepository:
             talk_seconds = (ended_at - bridged_at).total_seconds()
         attempt.ring_seconds = ring_seconds
         attempt.talk_seconds = talk_seconds
+        attempt.amd, attempt.amd_seconds = amd, amd_seconds
         await self.session.flush()
         return True
 

@@ -70,7 +70,9 @@ ATTEMPT_OUTCOMES = (
     "interrupted",
     "media_lost",
     "trunk_failed",
+    "machine_message_left",
 )
+AMD_VERDICTS = ("human", "machine", "notsure")
 DISPOSITION_KINDS = (
     "promise_to_pay",
     "callback",
@@ -282,6 +284,7 @@ class CallAttempt(Base):
         Index("ix_call_attempts_case_dialed", "case_id", "dialed_at"),
         Index("ix_call_attempts_campaign_dialed", "campaign_id", "dialed_at"),
         CheckConstraint(_in("outcome", ATTEMPT_OUTCOMES), name="outcome"),
+        CheckConstraint(_in("amd", AMD_VERDICTS), name="amd"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -297,11 +300,15 @@ class CallAttempt(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     bridged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    outcome: Mapped[str | None] = mapped_column(String(16))  # null while in flight
+    outcome: Mapped[str | None] = mapped_column(String(24))  # null while in flight (0009: 24)
     sip_code: Mapped[int | None] = mapped_column(Integer)
     abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
     ring_seconds: Mapped[float | None] = mapped_column(Float)
     talk_seconds: Mapped[float | None] = mapped_column(Float)
+    # Answering-machine detection's verdict and seconds from the answer to it (0009);
+    # null when AMD was off.
+    amd: Mapped[str | None] = mapped_column(String(8))
+    amd_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class Disposition(Base):

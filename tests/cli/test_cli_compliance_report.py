@@ -169,7 +169,7 @@ def test_report_json_of_a_us_campaign(config: Path) -> None:
     doc = report_json(config, "east")
     assert doc == {
         "campaign": "east",
-        "profile": "us_tsr_regf v1",
+        "profile": "us_tsr_regf v2",
         "now": "2026-03-02T15:00:00Z",
         "abandonment": {
             "since": "2026-01-31T15:00:00Z",
@@ -238,7 +238,7 @@ def test_report_table(config: Path) -> None:
     assert result.exit_code == 0, result.output
     text = words(result.stdout)
     for expected in (
-        "campaign east, profile us_tsr_regf v1, at 2026-03-02 15:00:00 UTC",
+        "campaign east, profile us_tsr_regf v2, at 2026-03-02 15:00:00 UTC",
         "window 30 days, since 2026-01-31 15:00 UTC",
         "live answers 1000",
         "abandons 12",

@@ -89,7 +89,7 @@ def test_case_tally_counts_a_case_once_callable_else_under_each_reason() -> None
     }
     report = build_report("east", US, NOW, live_answers=10, abandons=0, cases=tally)
     doc = report.to_json()
-    assert doc["profile"] == "us_tsr_regf v1"
+    assert doc["profile"] == "us_tsr_regf v2"
     assert doc["now"] == "2026-03-02T15:00:00Z"
     assert doc["cases"] == {
         "open": 6,

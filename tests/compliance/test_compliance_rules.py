@@ -337,7 +337,8 @@ def test_local_calendar_day_is_23_hours_on_spring_forward() -> None:
 
 
 @pytest.mark.parametrize(
-    "outcome", [Out.NO_ANSWER, Out.BUSY, Out.FAILED, Out.MACHINE, Out.ABANDONED]
+    "outcome",
+    [Out.NO_ANSWER, Out.BUSY, Out.FAILED, Out.MACHINE, Out.MACHINE_MESSAGE_LEFT, Out.ABANDONED],
 )
 def test_cn_daily_unanswered_cap_counts(outcome: ContactOutcome) -> None:
     c = case(CN, CN2)
@@ -517,6 +518,23 @@ def test_a_media_lost_call_counts_toward_the_us_attempt_cap_but_is_no_conversati
     assert ev(US, c, "2026-01-11T18:00:00Z", history).reasons == ("attempt_cap",)
     one = (rec("2026-01-11T14:00:00Z", NY, Out.MEDIA_LOST),)
     assert ev(US, c, "2026-01-11T18:00:00Z", one) == OK  # no post-conversation lockout
+
+
+def test_a_message_left_on_a_machine_counts_toward_reg_f_7_in_7_but_is_no_conversation() -> None:
+    c = case(NY)
+    history = (*daily_attempts(5, 6), rec("2026-01-11T14:00:00Z", NY, Out.MACHINE_MESSAGE_LEFT))
+    assert ev(US, c, "2026-01-11T18:00:00Z", history).reasons == ("attempt_cap",)
+    one = (rec("2026-01-11T14:00:00Z", NY, Out.MACHINE_MESSAGE_LEFT),)
+    assert ev(US, c, "2026-01-11T18:00:00Z", one) == OK  # no post-conversation lockout
+    assert not Out.MACHINE_MESSAGE_LEFT.counts_as_conversation
+    assert Out.MACHINE_MESSAGE_LEFT in US.attempts.per_debt.outcomes  # type: ignore[union-attr]
+
+
+def test_uk_has_no_attempt_cap_and_a_message_left_is_no_abandon() -> None:
+    c = case(UK)
+    many = tuple(rec(f"2026-01-1{d}T10:00:00Z", UK, Out.MACHINE_MESSAGE_LEFT) for d in range(1, 10))
+    assert ev(UKP, c, "2026-01-19T12:00:00Z", many) == OK  # no 72 h abandon lockout either
+    assert not Out.MACHINE_MESSAGE_LEFT.counts_as_abandon
 
 
 def test_a_profile_that_counts_trunk_failures_is_refused() -> None:

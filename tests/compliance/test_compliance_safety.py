@@ -56,7 +56,7 @@ def test_no_profile() -> None:
 
 def test_connect_grace_above_the_maximum() -> None:
     assert check_campaign_config(US, **settings(connect_grace=2.5)) == [
-        "connect grace 2.5 s exceeds the maximum 2 s of profile us_tsr_regf v1"
+        "connect grace 2.5 s exceeds the maximum 2 s of profile us_tsr_regf v2"
     ]
     assert check_campaign_config(UK, **settings(connect_grace=2.0)) == []
     assert check_campaign_config(CN, **settings(connect_grace=5.0)) == []  # no maximum
@@ -64,7 +64,7 @@ def test_connect_grace_above_the_maximum() -> None:
 
 def test_ring_timeout_below_the_minimum() -> None:
     assert check_campaign_config(US, **settings(ring_timeout=14.9)) == [
-        "ring timeout 14.9 s is below the minimum 15 s of profile us_tsr_regf v1"
+        "ring timeout 14.9 s is below the minimum 15 s of profile us_tsr_regf v2"
     ]
     assert check_campaign_config(US, **settings(ring_timeout=15)) == []
     assert check_campaign_config(CN, **settings(ring_timeout=0)) == [
@@ -75,10 +75,10 @@ def test_ring_timeout_below_the_minimum() -> None:
 def test_target_abandon_rate_against_strict_and_inclusive_caps() -> None:
     assert check_campaign_config(US, **settings(target_abandon_rate=0.03)) == []  # <= 3%
     assert check_campaign_config(US, **settings(target_abandon_rate=0.031)) == [
-        "target abandon rate 0.031 must be at most the cap 0.03 of profile us_tsr_regf v1"
+        "target abandon rate 0.031 must be at most the cap 0.03 of profile us_tsr_regf v2"
     ]
     assert check_campaign_config(UK, **settings(target_abandon_rate=0.03)) == [  # < 3%
-        "target abandon rate 0.03 must be below the cap 0.03 of profile uk_ofcom v1"
+        "target abandon rate 0.03 must be below the cap 0.03 of profile uk_ofcom v2"
     ]
     assert check_campaign_config(CN, **settings(target_abandon_rate=1.5)) == [
         "target abandon rate 1.5 must be in [0, 1)"
@@ -88,7 +88,7 @@ def test_target_abandon_rate_against_strict_and_inclusive_caps() -> None:
 @pytest.mark.parametrize("caller_id", [None, "", "  "])
 def test_uk_without_caller_id(caller_id: str | None) -> None:
     assert check_campaign_config(UK, **settings(caller_id=caller_id)) == [
-        "profile uk_ofcom v1 requires a caller ID; none is configured"
+        "profile uk_ofcom v2 requires a caller ID; none is configured"
     ]
     assert check_campaign_config(US, **settings(caller_id=caller_id)) == []
 
@@ -96,7 +96,7 @@ def test_uk_without_caller_id(caller_id: str | None) -> None:
 def test_safe_harbor_message_required() -> None:
     refusals = check_campaign_config(US, **settings(safe_harbor_message_configured=False))
     assert refusals == [
-        "profile us_tsr_regf v1 requires a safe-harbor message for abandoned calls; none is set"
+        "profile us_tsr_regf v2 requires a safe-harbor message for abandoned calls; none is set"
     ]
     assert check_campaign_config(CN, **settings(safe_harbor_message_configured=False)) == []
 

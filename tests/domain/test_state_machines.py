@@ -102,6 +102,7 @@ def _call_in(state: CallState) -> Call:
         C.ANSWERED: ["dial", "ring", "answer"],
         C.BRIDGED: ["dial", "ring", "answer", "bridge"],
         C.ABANDONED: ["dial", "ring", "answer", "abandon"],
+        C.VOICEMAIL: ["dial", "ring", "leave_voicemail"],
     }[state]
     for step in steps:
         if step == "bridge":
@@ -121,12 +122,18 @@ CALL_EDGES = [
     (C.BRIDGED, "end", C.ENDED),
     (C.ANSWERED, "end", C.ENDED),
     (C.ABANDONED, "end", C.ENDED),
+    (C.DIALING, "leave_voicemail", C.VOICEMAIL),
+    (C.RINGING, "leave_voicemail", C.VOICEMAIL),
+    (C.VOICEMAIL, "voicemail_left", C.ENDED),
+    (C.VOICEMAIL, "voicemail_cut", C.ENDED),
 ]
 
 
 def _call_do(call: Call, action: str) -> None:
     if action == "bridge":
         call.bridge("a", 1.0)
+    elif action in ("voicemail_left", "voicemail_cut"):
+        call.voicemail_ended(action == "voicemail_left", 1.0)
     elif action.startswith("fail:"):
         call.fail(CallOutcome(action[5:]), 1.0, 486)
     else:
@@ -162,7 +169,17 @@ def test_call_end_outcomes() -> None:
     assert not machine.is_live_answer
 
 
-CALL_ACTIONS = ["dial", "ring", "answer", "bridge", "abandon", "end", "fail:busy"]
+CALL_ACTIONS = [
+    "dial",
+    "ring",
+    "answer",
+    "bridge",
+    "abandon",
+    "end",
+    "fail:busy",
+    "leave_voicemail",
+    "voicemail_left",
+]
 
 
 @pytest.mark.parametrize("start", [s for s in C if s is not C.ENDED])
@@ -175,6 +192,18 @@ def test_call_illegal_transition_raises(start: CallState, action: str) -> None:
     with pytest.raises(IllegalCallTransition):
         _call_do(call, action)
     assert call.state is start
+
+
+def test_voicemail_outcomes_are_machine_answers_never_live() -> None:
+    left = _call_in(C.VOICEMAIL)
+    assert left.answered_at == 0.0  # the machine answered: the line is up
+    left.voicemail_ended(True, 30.0)
+    assert (left.outcome, left.ended_at) == (CallOutcome.MACHINE_MESSAGE_LEFT, 30.0)
+    assert not left.is_live_answer
+    cut = _call_in(C.VOICEMAIL)
+    cut.voicemail_ended(False, 4.0)
+    assert cut.outcome is CallOutcome.MACHINE
+    assert not cut.is_live_answer
 
 
 def test_completed_is_not_a_failure_outcome() -> None:

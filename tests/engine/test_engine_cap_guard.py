@@ -31,6 +31,7 @@ class Tally:
     dials: int = 0
     live_answers: int = 0
     abandoned: int = 0
+    machine_verdicts: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
@@ -126,6 +127,27 @@ def test_a_spent_budget_clamps_to_one_call_per_ready_collector_and_says_why() ->
     status = guard.status(1000.0)
     assert status.clamping and "limiting dialing" in status.sentence
     assert status.abandons_left == pytest.approx(0.0)
+
+
+def test_estimated_amd_false_positives_spend_the_budget_uk_ofcom() -> None:
+    """1000 live answers and 20 abandons leave 10 abandons of budget at 3%; 200 machine
+    verdicts at a 5% false-positive rate are 10 more abandons (and live answers): 0.3
+    left, so the guard dials one call per ready collector, and says why."""
+    plain = guard_with(1000, 20)
+    counted = AbandonCapGuard(0.03, 86_400.0, machine_false_positive_rate=0.05)
+    counted.sync(1000, 20, 0.0, Tally())
+    counted.observe(Tally(machine_verdicts=200), 1.0)
+    assert counted.abandons_left(1000.0) == pytest.approx(0.03 * 1010 - 30)
+    tally = Tally(dials=1000, live_answers=300, machine_verdicts=200)
+    decision = PacingDecision(40, "ratio")
+    assert plain.review(inputs(ready=4), decision, 40, tally).launch > 4
+    out = counted.review(inputs(ready=4), decision, 40, tally)
+    assert out.launch == 4
+    assert "counting 10.0 estimated AMD false positives" in out.reason
+    status = counted.status(1000.0)
+    assert status.false_positives == pytest.approx(10.0)
+    assert (status.live_answers, status.abandons) == (1000, 20)
+    assert status.as_dict()["false_positives"] == pytest.approx(10.0)
 
 
 def test_a_short_budget_allows_only_the_calls_it_could_absorb() -> None:

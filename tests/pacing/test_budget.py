@@ -190,3 +190,30 @@ def test_budget_remaining_from_the_store_counts() -> None:
     assert budget_remaining(1, 100, 0.03) == pytest.approx(2 / 3)
     assert budget_remaining(3, 100, 0.03) == 0.0
     assert budget_remaining(9, 100, 0.03) == 0.0
+
+
+def test_the_ledger_counts_estimated_amd_false_positives_as_abandoned_live_answers() -> None:
+    ledger = AbandonLedger(window_seconds=86_400.0, false_positive_rate=0.05)
+    for i in range(100):
+        ledger.record_live(float(i))
+    for i in range(40):
+        ledger.record_machine(float(i))
+    ledger.record_drop(50.0)
+    assert ledger.totals(100.0) == (100, 1), "the plain counts stay what was seen"
+    assert ledger.false_positives(100.0) == pytest.approx(2.0)  # 5% of 40 verdicts
+    assert ledger.counted(100.0) == pytest.approx((102.0, 3.0))
+    # A sync takes the store's totals, which carry no verdicts: this daemon's stay.
+    ledger.sync(live=1000, drops=10, now=200.0)
+    assert ledger.counted(200.0) == pytest.approx((1002.0, 12.0))
+    # They leave the window like any other count.
+    assert ledger.false_positives(86_400.0 + 200.0) == 0.0
+
+
+def test_a_ledger_that_counts_no_false_positives_is_unchanged_by_verdicts() -> None:
+    ledger = AbandonLedger()
+    ledger.record_live(0.0)
+    for i in range(50):
+        ledger.record_machine(float(i))
+    assert ledger.counted(60.0) == (1, 0) == ledger.totals(60.0)
+    with pytest.raises(ValueError, match="false_positive_rate"):
+        AbandonLedger(false_positive_rate=1.0)

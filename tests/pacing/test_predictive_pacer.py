@@ -351,3 +351,23 @@ def test_fraction_for_the_first_new_call_starts_from_the_last_in_flight() -> Non
     assert below == pytest.approx(2 * 0.0146 - 0.0208)
     assert PredictivePacer._risk_below(risk, 0, in_flight=0) == 0.0  # nothing in flight
     assert PredictivePacer._risk_below(risk, 2, in_flight=6) == pytest.approx(0.0208)
+
+
+def test_uk_false_positive_estimate_enters_the_budget_and_can_spend_it() -> None:
+    """120 live answers, 3 drops: under the 3% cap with room to spare, so the pacer dials
+    ahead. 600 machine verdicts at 5% add 30 estimated abandoned live answers: 33 of 150,
+    far over, so the budget is spent and it dials progressive."""
+    rng = np.random.default_rng(3)
+    results = {}
+    for rate in (0.0, 0.05):
+        pacer = warmed(machine_false_positive_rate=rate)
+        pacer.ledger.sync(120, 3, 0.0)
+        for i in range(600):
+            pacer.observe_machine(float(i % 90))
+        decision = pacer.decide(inputs(2, 10, 3), view_for(10, 3, rng), rng)
+        assert pacer.budget is not None
+        results[rate] = (pacer.budget.live, pacer.budget.drops, pacer.budget.spent, decision)
+    assert results[0.0][:3] == (120, 3, False)
+    live, drops, spent, decision = results[0.05]
+    assert (live, drops) == (pytest.approx(150.0), pytest.approx(33.0))
+    assert spent and decision.reason.startswith("abandon budget spent")
