@@ -30,6 +30,10 @@ class PacingInputs:
     max_in_flight: int  # hard cap: max lines per collector x available collectors
     draining: bool = False
     connect_grace: float = 2.0  # seconds an answered call may wait for a collector
+    # Inbound (blended campaigns): callers queued for a collector, and collectors talking
+    # on an inbound call (counted in on_call too). Only a blended pacer reads them.
+    inbound_queued: int = 0
+    inbound_on_call: int = 0
 
     @property
     def in_flight(self) -> int:
@@ -86,6 +90,12 @@ class Pacer:
 
     def observe_abandon(self, now: float) -> None:
         """A live answer was abandoned."""
+
+    def observe_inbound_arrival(self, now: float) -> None:
+        """An inbound call arrived (never a dial, an answer or an abandon of ours)."""
+
+    def observe_inbound_handled(self, seconds: float, now: float) -> None:
+        """A collector finished an inbound call after `seconds` of talk."""
 
     def configure(self, **params: Any) -> None:
         """Change settings at run time (a manager's change); unknown keys raise ValueError."""

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from dialer.pacing.base import EngineView, Pacer, PacingDecision, PacingInputs
+from dialer.pacing.blending import InboundReservation, Reservation
 from dialer.pacing.budget import AbandonLedger, BudgetState, ThresholdController
 from dialer.pacing.distributions import Distribution, Exponential, Fixed, FloatArray, LogNormal
 from dialer.pacing.estimators import EmpiricalDelay, GammaFit, HourlyAnswerRate
@@ -92,6 +93,7 @@ class PredictivePacer(Pacer):
             "recompute_after",
             "min_resolved",
             "cautious_quantile",
+            "inbound",
         }
     )
 
@@ -149,6 +151,10 @@ class PredictivePacer(Pacer):
         self.budget: BudgetState | None = None
         self.predicted_free = 0.0
         self.last_record: dict[str, Any] = {}
+        # Blended campaigns (dialer.pacing.blending): collectors kept free for inbound.
+        # None: no inbound configured, and every figure is as before.
+        self.inbound: InboundReservation | None = options.get("inbound")
+        self.reservation: Reservation | None = None
         if "target_abandon_rate" in options or "max_lines_per_collector" in options:
             self.configure(
                 **{
@@ -210,6 +216,14 @@ class PredictivePacer(Pacer):
     def observe_abandon(self, now: float) -> None:
         self.ledger.record_drop(now)
 
+    def observe_inbound_arrival(self, now: float) -> None:
+        if self.inbound is not None:
+            self.inbound.observe_arrival(now)
+
+    def observe_inbound_handled(self, seconds: float, now: float) -> None:
+        if self.inbound is not None:
+            self.inbound.observe_handled(seconds, now)
+
     def sync_ledger(self, live: int, drops: int, now: float) -> None:
         """Window totals from the store (all daemons sharing the campaign)."""
         self.ledger.sync(live, drops, now)
@@ -229,7 +243,13 @@ class PredictivePacer(Pacer):
             )
             - inputs.in_flight
         )
-        progressive = max(0, min(inputs.ready - inputs.in_flight, room))
+        # Collectors the outbound plan may not count on: kept free for inbound, or owed to
+        # inbound callers already queued (0 without inbound).
+        held = 0
+        if self.inbound is not None:
+            self.reservation = self.inbound.reserve(inputs)
+            held = self.reservation.held
+        progressive = max(0, min(inputs.ready - inputs.in_flight - held, room))
         if self.resolved < self.min_resolved:
             self.predicted_free = float(inputs.ready)
             return PacingDecision(progressive, "learning: progressive until enough calls seen")
@@ -248,6 +268,7 @@ class PredictivePacer(Pacer):
             inputs.ringing,
             inputs.waiting,
             inputs.max_in_flight,
+            held,
         )
         if key == self._last_key and now - self._last_full < self.recompute_after:
             # Nothing happened since a decision that launched nothing: on a tick, the risks
@@ -281,9 +302,11 @@ class PredictivePacer(Pacer):
         p = self.answer_rate.quantile(_hour(now), quantile)
         self._p = p
         if model_ready:
-            curve, free_soon = self._risks(elapsed, in_wrap, ring_elapsed, p, inputs, room, lam)
+            curve, free_soon = self._risks(
+                elapsed, in_wrap, ring_elapsed, p, inputs, room, lam, held
+            )
         else:
-            capacity = inputs.ready - inputs.waiting
+            capacity = inputs.ready - inputs.waiting - held
             curve = idle_only_risk_curve(
                 ring_elapsed.size, p, capacity, room + 1, lam, self.exact_max
             )
@@ -320,6 +343,7 @@ class PredictivePacer(Pacer):
             self.predicted_free,
             curve.exact,
             learning="" if model_ready else self._learning(answers_known),
+            inbound=None if self.inbound is None else self.reservation,
         )
         self.last_record = record
         return PacingDecision(n, record["why"], detail=record)
@@ -370,12 +394,14 @@ class PredictivePacer(Pacer):
         inputs: PacingInputs,
         room: int,
         lam: float,
+        held: int = 0,
     ) -> tuple[RiskCurve, float]:
-        """The model's risk curve and the busy collectors expected free within the horizon."""
+        """The model's risk curve and the busy collectors expected free within the horizon
+        (`held`: collectors kept for inbound, planned as taken)."""
         ring = self._ring_model()
         weights = self._weights
         assert weights is not None
-        capacity = inputs.ready + elapsed.size - inputs.waiting
+        capacity = inputs.ready + elapsed.size - inputs.waiting - held
         still_busy: FloatArray | Moments
         ringing: FloatArray | Moments
         if elapsed.size + ring_elapsed.size <= self.exact_max:
