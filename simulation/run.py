@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from dialer.domain.agents import CollectorState
 from dialer.engine import Engine, EngineConfig
 from dialer.pacing.base import Pacer
+from dialer.pacing.blending import ErlangReservation, FixedReservation, InboundReservation
 from dialer.pacing.policies import make_pacer
 from simulation.blind import BlindPacer
+from simulation.inbound import InboundMetrics
 from simulation.loop import EPOCH, Simulator
 from simulation.scenario import Scenario
 
@@ -49,9 +51,10 @@ class ReplicationMetrics:
     dials: int
     live_answers: int
     abandoned: int
+    inbound: InboundMetrics | None = None  # blended scenarios only
 
-    def as_dict(self) -> dict[str, float | int]:
-        return {
+    def as_dict(self) -> dict[str, float | int | dict[str, float | int]]:
+        out: dict[str, float | int | dict[str, float | int]] = {
             "occupancy": self.occupancy,
             "talk_minutes_per_collector_hour": self.talk_minutes_per_collector_hour,
             "connects_per_collector_hour": self.connects_per_collector_hour,
@@ -60,11 +63,36 @@ class ReplicationMetrics:
             "live_answers": self.live_answers,
             "abandoned": self.abandoned,
         }
+        if self.inbound is not None:
+            out["inbound"] = self.inbound.as_dict()
+        return out
+
+
+BLENDED = "predictive+inbound"  # predictive keeping an Erlang-C reservation for inbound
+FIXED_RESERVE = "predictive+reserve:"  # predictive keeping K collectors free for inbound
+
+
+def _reservation(spec: str, scenario: Scenario) -> InboundReservation:
+    inbound = scenario.inbound
+    if inbound is None:
+        raise ValueError(f"pacer {spec!r} needs a scenario with inbound calls")
+    if spec == BLENDED:
+        return ErlangReservation(inbound.service_level, inbound.answer_within)
+    try:
+        return FixedReservation(int(spec.removeprefix(FIXED_RESERVE)))
+    except ValueError as exc:
+        raise ValueError(f"pacer {spec!r}: {exc}") from None
 
 
 def build_pacer(spec: str, scenario: Scenario) -> Pacer:
     """A pacer by name: manual, preview, progressive, ratio:K, adaptive, predictive (when
-    installed) or blind:RATE; raises ValueError naming the spec."""
+    installed), blind:RATE, and on a blended scenario predictive+inbound (the Erlang-C
+    reservation) or predictive+reserve:K (K collectors kept free); raises ValueError naming
+    the spec. Plain predictive on a blended scenario ignores inbound."""
+    if spec == BLENDED or spec.startswith(FIXED_RESERVE):
+        return make_pacer(
+            "predictive", abandon_cap=scenario.abandon_cap, inbound=_reservation(spec, scenario)
+        )
     name, _, arg = spec.partition(":")
     if name.strip().lower() == "blind":
         try:
@@ -103,6 +131,7 @@ def build_engine(
         hopper_batch=2 * low_water,
         preview_dial_delay=scenario.manual_dial_overhead if manual else 0.0,
         abandon_cap=scenario.abandon_cap if cap_guard else None,
+        inbound_max_wait=60.0 if scenario.inbound is None else scenario.inbound.max_wait,
     )
     return Engine(config, pacer, rng)
 
@@ -111,9 +140,10 @@ def run_replication(
     scenario: Scenario, pacer: str, seed: int, replication: int = 0, cap_guard: bool = False
 ) -> ReplicationMetrics:
     """Simulate one shift and measure it (unguarded unless ``cap_guard``: build_engine)."""
-    engine_seq, carrier_seq, agent_seq = np.random.SeedSequence(
+    # A fourth stream for inbound callers: the first three are the same as without it.
+    engine_seq, carrier_seq, agent_seq, inbound_seq = np.random.SeedSequence(
         seed, spawn_key=(replication,)
-    ).spawn(3)
+    ).spawn(4)
     engine = build_engine(scenario, pacer, np.random.default_rng(engine_seq), cap_guard)
     sim = Simulator(
         scenario,
@@ -121,9 +151,13 @@ def run_replication(
         carrier_rng=np.random.default_rng(carrier_seq),
         agent_rng=np.random.default_rng(agent_seq),
         start=EPOCH,
+        inbound_rng=np.random.default_rng(inbound_seq),
     )
     sim.run()
-    return measure(engine, sim.end)
+    metrics = measure(engine, sim.end)
+    if sim.inbound is not None:
+        metrics = replace(metrics, inbound=sim.inbound.metrics())
+    return metrics
 
 
 def measure(engine: Engine, now: float) -> ReplicationMetrics:

@@ -6,10 +6,10 @@ Bhulai & Koole ("A queueing model for call blending in call centers", IEEE TAC 4
 started only while more agents are idle than a reservation kept for inbound. Here that
 reservation is sized on the inbound part alone with Erlang C (dialer.pacing.erlang):
 
-* the inbound arrival rate is estimated online (:class:`InboundRateEstimator`): a Gamma-
-  Poisson estimate that forgets with a time constant of a quarter hour, whose prior is what
-  the same time of day saw on earlier days (an exponentially weighted rate per 30-minute
-  slot), or a configured rate until a day has been seen;
+* the inbound arrival rate is estimated online (:class:`InboundRateEstimator`): arrivals
+  over exposure, both forgotten with a time constant of a quarter hour, started from a
+  prior that is what the same time of day saw on earlier days (an exponentially weighted
+  rate per 30-minute slot), or a configured rate until a day has been seen;
 * the inbound handle time is the mean of the inbound talks seen (with a prior);
 * the inbound part needs ``n`` collectors, the smallest with Erlang-C service level
   ``1 - C(n, A) exp(-(n - A) t / h) >= target`` (A = rate x handle time, t the
@@ -163,7 +163,11 @@ class InboundRateEstimator:
     def rate(self, now: float) -> float:
         """Arrivals per second: today's forgetting count, shrunk toward the prior."""
         self._advance(now)
-        weight = self.prior_seconds
+        # The prior weighs `prior_seconds` of evidence at the start and is forgotten like
+        # evidence: today's own count takes over within a few `memory_seconds`.
+        weight = self.prior_seconds * max(0.0, 1.0 - self._exposure / self.memory_seconds)
+        if self._exposure + weight <= 0:
+            return self.prior(now)
         return (self._count + self.prior(now) * weight) / (self._exposure + weight)
 
 
@@ -189,7 +193,7 @@ class InboundReservation(Protocol):
 
     def observe_handled(self, seconds: float, now: float) -> None: ...
 
-    def reserve(self, inputs: PacingInputs) -> Reservation: ...
+    def reserve(self, inputs: PacingInputs, outbound_handle: float) -> Reservation: ...
 
 
 class FixedReservation:
@@ -206,7 +210,7 @@ class FixedReservation:
     def observe_handled(self, seconds: float, now: float) -> None:
         """A fixed reservation learns nothing."""
 
-    def reserve(self, inputs: PacingInputs) -> Reservation:
+    def reserve(self, inputs: PacingInputs, outbound_handle: float = 0.0) -> Reservation:
         queued = inputs.inbound_queued
         why = f"{self.collectors} collector(s) kept free for inbound (fixed)"
         if queued:
@@ -259,18 +263,28 @@ class ErlangReservation:
         k = self.min_handled
         return (self._handle_sum + self.handle_prior * k) / (self._handled + k)
 
-    def reserve(self, inputs: PacingInputs) -> Reservation:
+    def reserve(self, inputs: PacingInputs, outbound_handle: float = 0.0) -> Reservation:
+        """``outbound_handle``: the mean outbound talk + wrap-up (s), for the collectors
+        busy on outbound work expected to come free within the answer-within time (0: none
+        counted)."""
         rate = self.rates.rate(inputs.now)
         handle = self.handle_seconds
         load = rate * handle
         needed, level = staff_for_service_level(load, handle, self.within, self.target)
         on_inbound = inputs.inbound_on_call
-        reserved = max(0, needed - on_inbound)
+        backfill = 0
+        if outbound_handle > 0:
+            # Whole collectors only: the expectation over busy outbound collectors of one
+            # coming free within the answer-within time (exponential residual).
+            busy = max(0, inputs.on_call + inputs.wrap_up - on_inbound)
+            backfill = math.floor(busy * -math.expm1(-self.within / outbound_handle))
+        reserved = max(0, needed - on_inbound - backfill)
         queued = inputs.inbound_queued
         why = (
             f"{reserved} collector(s) kept free for inbound: {rate * 3600:.1f} calls/h x "
             f"{handle:.0f} s = {load:.2f} Erlangs need {needed} for {self.target:.0%} within "
-            f"{self.within:g} s (Erlang C {level:.1%}), {on_inbound} on inbound calls"
+            f"{self.within:g} s (Erlang C {level:.1%}); {on_inbound} on inbound calls, "
+            f"{backfill} outbound expected free within {self.within:g} s"
         )
         if queued:
             why += f"; {queued} inbound caller(s) queued"
@@ -282,6 +296,7 @@ class ErlangReservation:
             "load_erlangs": round(load, 4),
             "needed": needed,
             "on_inbound": on_inbound,
+            "backfill": backfill,
             "service_level_target": self.target,
             "answer_within_seconds": self.within,
             "erlang_c_service_level": round(level, 4),

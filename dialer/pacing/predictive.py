@@ -247,7 +247,7 @@ class PredictivePacer(Pacer):
         # inbound callers already queued (0 without inbound).
         held = 0
         if self.inbound is not None:
-            self.reservation = self.inbound.reserve(inputs)
+            self.reservation = self.inbound.reserve(inputs, self._outbound_handle())
             held = self.reservation.held
         progressive = max(0, min(inputs.ready - inputs.in_flight - held, room))
         if self.resolved < self.min_resolved:
@@ -374,6 +374,12 @@ class PredictivePacer(Pacer):
         if in_flight <= 0 or risk.size < 2:
             return 0.0
         return max(0.0, 2.0 * float(risk[0]) - float(risk[1]))
+
+    def _outbound_handle(self) -> float:
+        """Mean outbound talk + wrap-up as the model has them now (the blended reservation)."""
+        talk = self._busy.talk if self._busy is not None else self.talk.prior
+        wrap = self._busy.wrap if self._busy is not None else self.wrap.prior
+        return float(talk.mean() + wrap.mean())
 
     def _estimates(self) -> dict[str, float]:
         talk = self._busy.talk if self._busy is not None else self.talk.prior
