@@ -159,6 +159,7 @@ class Inbound(Presence):
             return call_id in self._inbound_ended  # the caller's end after our Hangup
         if call.state in (InboundState.ARRIVED, InboundState.QUEUED):
             call.outcome = InboundOutcome.ABANDONED
+            self.pacer.observe_inbound_wait(now - call.arrived_at, False, now)
         elif call.state is InboundState.OFFERED and call.outcome is None:
             call.outcome = InboundOutcome.UNANSWERED  # left during the offer
         elif call.state is InboundState.BRIDGED:
@@ -222,6 +223,7 @@ class Inbound(Presence):
                 continue  # taken or gone since
             self._count["inbound_queued"] -= 1
             call.state, call.offered_at = InboundState.OFFERED, now
+            self.pacer.observe_inbound_wait(now - call.arrived_at, False, now)
             out.append(OfferCallback(call_id))
 
     def _inbound_wakeup(self) -> float | None:
@@ -243,6 +245,7 @@ class Inbound(Presence):
         waited = now - call.arrived_at
         self.inbound_stats.answered += 1
         self.inbound_stats.wait_seconds += waited
+        self.pacer.observe_inbound_wait(waited, True, now)
         out.append(Bridge(call.call_id, collector.collector_id, waited))
 
     def _end_call_in_hand(

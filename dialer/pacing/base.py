@@ -97,6 +97,10 @@ class Pacer:
     def observe_inbound_handled(self, seconds: float, now: float) -> None:
         """A collector finished an inbound call after `seconds` of talk."""
 
+    def observe_inbound_wait(self, seconds: float, answered: bool, now: float) -> None:
+        """An inbound caller was answered after `seconds` in the queue (or left, hung up
+        or offered the callback, unanswered after them)."""
+
     def configure(self, **params: Any) -> None:
         """Change settings at run time (a manager's change); unknown keys raise ValueError."""
         if params:

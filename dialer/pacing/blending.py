@@ -12,8 +12,10 @@ reservation is sized on the inbound part alone with Erlang C (dialer.pacing.erla
   rate per 30-minute slot), or a configured rate until a day has been seen;
 * the inbound handle time is the mean of the inbound talks seen (with a prior);
 * the inbound part needs ``n`` collectors, the smallest with Erlang-C service level
-  ``1 - C(n, A) exp(-(n - A) t / h) >= target`` (A = rate x handle time, t the
-  answer-within seconds): the collectors already on an inbound call count toward ``n``, the
+  ``1 - C(n, A) exp(-(n - A) t / h) >= aim`` (A = rate x handle time, t the
+  answer-within seconds; the aim is tuned on the callers' outcomes, see
+  :class:`ErlangReservation`): the collectors already on an inbound call count toward
+  ``n``, and so do those busy on outbound work expected to come free within ``t``; the
   rest of it is the reservation, which the pacer treats as collectors it may not plan an
   outbound answer for; callers already queued are demand like answered calls waiting.
 
@@ -42,6 +44,7 @@ __all__ = [
 
 DAY = 86400.0
 MAX_STAFF = 1000
+AIM_MIN, AIM_MAX = 0.05, 0.995
 
 
 def service_level(servers: int, load: float, handle_seconds: float, within: float) -> float:
@@ -193,6 +196,8 @@ class InboundReservation(Protocol):
 
     def observe_handled(self, seconds: float, now: float) -> None: ...
 
+    def observe_wait(self, seconds: float, answered: bool, now: float) -> None: ...
+
     def reserve(self, inputs: PacingInputs, outbound_handle: float) -> Reservation: ...
 
 
@@ -210,6 +215,9 @@ class FixedReservation:
     def observe_handled(self, seconds: float, now: float) -> None:
         """A fixed reservation learns nothing."""
 
+    def observe_wait(self, seconds: float, answered: bool, now: float) -> None:
+        """A fixed reservation learns nothing."""
+
     def reserve(self, inputs: PacingInputs, outbound_handle: float = 0.0) -> Reservation:
         queued = inputs.inbound_queued
         why = f"{self.collectors} collector(s) kept free for inbound (fixed)"
@@ -224,6 +232,16 @@ class ErlangReservation:
     ``service_level``: share of inbound calls to answer within ``answer_within`` seconds;
     ``expected_per_hour``: the arrival rate assumed before any is seen; ``handle_prior``:
     the inbound handle time (s) assumed before ``min_handled`` talks are seen.
+
+    **The aim.** Erlang C sizes the inbound part as if it were a group of its own; in a
+    blended team callers are also served by collectors the pacer leaves idle anyway and by
+    those coming free, so sizing at the target itself keeps far more free than needed
+    (measured: docs/pacing.md, *Blended pacing*). The service level the sizing uses, the
+    *aim*, is therefore tuned on what callers get, as the abandon budget tunes lambda: by
+    stochastic approximation (Robbins-Monro) on each caller's outcome, up by ``step`` x
+    goal for a caller not answered in time, down by ``step`` x (1 - goal) for one who was,
+    so it settles where the share answered in time is the goal, the target plus
+    ``margin`` (a shift of a few hundred calls scatters by a few points around its mean).
     """
 
     def __init__(
@@ -235,6 +253,8 @@ class ErlangReservation:
         handle_prior: float = 180.0,
         min_handled: int = 10,
         estimator: InboundRateEstimator | None = None,
+        margin: float = 0.04,
+        step: float = 0.03,
     ) -> None:
         if not 0 < service_level < 1:
             raise ValueError(f"inbound service_level must be in (0, 1), got {service_level!r}")
@@ -249,6 +269,11 @@ class ErlangReservation:
         self.min_handled = min_handled
         self._handled = 0
         self._handle_sum = 0.0
+        self.goal = min(0.995, service_level + margin)
+        self.step = step
+        self.aim = service_level
+        self.seen = 0  # callers whose outcome the aim has learned from
+        self.in_time = 0
 
     def observe_arrival(self, now: float) -> None:
         self.rates.observe_arrival(now)
@@ -256,6 +281,15 @@ class ErlangReservation:
     def observe_handled(self, seconds: float, now: float) -> None:
         self._handled += 1
         self._handle_sum += max(0.0, seconds)
+
+    def observe_wait(self, seconds: float, answered: bool, now: float) -> None:
+        """A caller was answered after ``seconds``, or left unanswered (hung up, offered the
+        callback) after them."""
+        hit = answered and seconds <= self.within
+        self.seen += 1
+        self.in_time += hit
+        move = -self.step * (1.0 - self.goal) if hit else self.step * self.goal
+        self.aim = min(AIM_MAX, max(AIM_MIN, self.aim + move))
 
     @property
     def handle_seconds(self) -> float:
@@ -270,7 +304,7 @@ class ErlangReservation:
         rate = self.rates.rate(inputs.now)
         handle = self.handle_seconds
         load = rate * handle
-        needed, level = staff_for_service_level(load, handle, self.within, self.target)
+        needed, level = staff_for_service_level(load, handle, self.within, self.aim)
         on_inbound = inputs.inbound_on_call
         backfill = 0
         if outbound_handle > 0:
@@ -282,9 +316,10 @@ class ErlangReservation:
         queued = inputs.inbound_queued
         why = (
             f"{reserved} collector(s) kept free for inbound: {rate * 3600:.1f} calls/h x "
-            f"{handle:.0f} s = {load:.2f} Erlangs need {needed} for {self.target:.0%} within "
-            f"{self.within:g} s (Erlang C {level:.1%}); {on_inbound} on inbound calls, "
-            f"{backfill} outbound expected free within {self.within:g} s"
+            f"{handle:.0f} s = {load:.2f} Erlangs need {needed} for {self.aim:.0%} within "
+            f"{self.within:g} s (Erlang C {level:.1%}; aim for a target of {self.target:.0%}"
+            f"{self._measured()}); {on_inbound} on inbound calls, {backfill} outbound "
+            f"expected free within {self.within:g} s"
         )
         if queued:
             why += f"; {queued} inbound caller(s) queued"
@@ -298,7 +333,15 @@ class ErlangReservation:
             "on_inbound": on_inbound,
             "backfill": backfill,
             "service_level_target": self.target,
+            "aim": round(self.aim, 4),
+            "answered_in_time": self.in_time,
+            "callers_seen": self.seen,
             "answer_within_seconds": self.within,
             "erlang_c_service_level": round(level, 4),
         }
         return Reservation(reserved, queued, detail)
+
+    def _measured(self) -> str:
+        if not self.seen:
+            return ""
+        return f", {self.in_time / self.seen:.0%} of {self.seen} callers answered in time so far"

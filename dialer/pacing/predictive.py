@@ -224,6 +224,10 @@ class PredictivePacer(Pacer):
         if self.inbound is not None:
             self.inbound.observe_handled(seconds, now)
 
+    def observe_inbound_wait(self, seconds: float, answered: bool, now: float) -> None:
+        if self.inbound is not None:
+            self.inbound.observe_wait(seconds, answered, now)
+
     def sync_ledger(self, live: int, drops: int, now: float) -> None:
         """Window totals from the store (all daemons sharing the campaign)."""
         self.ledger.sync(live, drops, now)

@@ -103,3 +103,23 @@ def test_predictive_plans_no_outbound_answer_for_reserved_collectors() -> None:
     assert plain.decide(ready, view, rng).launch == 5
     assert blended.decide(ready, view, rng).launch == 3
     assert blended.decide(inputs(ready=5, on_call=5, inbound_queued=3), view, rng).launch == 0
+
+
+def test_the_aim_settles_where_callers_get_the_goal() -> None:
+    """Robbins-Monro: answered in time with probability q, the aim drifts down when q is
+    above the goal and up when below; the reservation follows it."""
+    rng = np.random.default_rng(7)
+    for share, direction in ((0.99, -1), (0.5, 1)):
+        res = ErlangReservation(0.8, 20.0, expected_per_hour=60.0, margin=0.05)
+        start = res.aim
+        for _ in range(300):
+            res.observe_wait(5.0 if rng.random() < share else 40.0, True, 0.0)
+        assert (res.aim - start) * direction > 0.1
+        assert res.in_time == pytest.approx(share * 300, abs=30)
+    generous = ErlangReservation(0.8, 20.0, expected_per_hour=60.0)
+    strict = ErlangReservation(0.8, 20.0, expected_per_hour=60.0)
+    for _ in range(200):
+        generous.observe_wait(1.0, True, 0.0)
+        strict.observe_wait(0.0, False, 0.0)  # hung up or offered: never in time
+    assert generous.reserve(inputs()).reserved < strict.reserve(inputs()).reserved
+    assert "aim" in strict.reserve(inputs()).detail
