@@ -79,9 +79,7 @@ class Engine(Inbound):
         self._finish_wraps(now)
         self._route_waiting(now, out)
         self._abandon_overdue(now, out)
-        if self.inbound_calls:  # after the outbound calls: they have the 2 s deadline
-            self._offer_overdue(now, out)
-            self._route_inbound(now, out)
+        self._inbound_tick(now, out)  # after the outbound calls: they have the 2 s deadline
         self._prune_history(now)
         self._pace(now, out)
         return out
@@ -112,9 +110,7 @@ class Engine(Inbound):
             wake = min(wake, self._wrap_deadlines[0][0])
         if self._presence_due:
             wake = min(wake, self._presence_due[0][0])
-        offer = self._inbound_wakeup()
-        if offer is not None:
-            wake = min(wake, offer)
+        wake = min(wake, self._inbound_wakeup())
         return min(wake, self.case_hopper.next_request_at(now, self.draining))
 
     # ----- collectors ---------------------------------------------------------------------

@@ -34,6 +34,7 @@ check applies the post-conversation lockout before the store has it.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 
@@ -226,12 +227,17 @@ class Inbound(Presence):
             self.pacer.observe_inbound_wait(now - call.arrived_at, False, now)
             out.append(OfferCallback(call_id))
 
-    def _inbound_wakeup(self) -> float | None:
-        """When the next queued caller is due the offer (None: no one is queued)."""
+    def _inbound_tick(self, now: float, out: list[Command]) -> None:
+        if self.inbound_calls:
+            self._offer_overdue(now, out)
+            self._route_inbound(now, out)
+
+    def _inbound_wakeup(self) -> float:
+        """When the next queued caller is due the offer (inf: no one is queued)."""
         heap = self._offer_due
         while heap and heap[0][1] not in self._inbound_queue:
             heapq.heappop(heap)  # taken or gone: no deadline left
-        return heap[0][0] if heap else None
+        return heap[0][0] if heap else math.inf
 
     def _bridge_inbound(
         self, call: InboundCall, collector: Collector, now: float, out: list[Command]
