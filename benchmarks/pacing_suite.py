@@ -5,6 +5,7 @@
     python benchmarks/pacing_suite.py table suite.log [more.log ...]
     python benchmarks/pacing_suite.py plot docs/pacing/comparison.png suite.log [more.log ...]
     python benchmarks/pacing_suite.py paired /tmp/bench20/pacing.json
+    python benchmarks/pacing_suite.py blended -r 10 -j 2 --out /tmp/blended bl2 2> bl.log
 
 ``run`` is ``dialer bench pacing`` (simulation.bench.run_suite: manual, progressive,
 adaptive, predictive and the best-ratio search, common random numbers) on the scenarios
@@ -15,6 +16,9 @@ the first log given wins for a scenario and pacer); G = (occupancy - progressive
 0.7826 and the optimum from issue 5. ``paired`` reads the run's JSON and compares
 predictive with the best holding ratio and with adaptive replication by replication (both
 met the same debtors and collectors), which is far tighter than comparing two means.
+``blended`` runs the blended scenarios (simulation.bench_blended): predictive with its
+Erlang-C inbound reservation, the smallest fixed reservation that holds the inbound service
+level, and no reservation, and writes ``blended.json`` and the table.
 """
 
 from __future__ import annotations
@@ -148,6 +152,33 @@ def paired(path: str) -> None:
             print(f"| {block['scenario']} | {rival} | {mean:+.4f} ± {half:.4f} | {ahead}/{n} |")
 
 
+def blended(args: argparse.Namespace) -> None:
+    from simulation import bench_blended
+    from simulation.run import process_pool
+    from simulation.scenario import load_scenario, resolve_scenario
+
+    pool = process_pool(args.jobs)
+    summaries = []
+    try:
+        for name in args.scenarios:
+            scenario = load_scenario(resolve_scenario(name))
+            summaries.append(
+                bench_blended.run_blended(
+                    scenario,
+                    args.replications,
+                    args.seed,
+                    pool,
+                    lambda text: print(text, file=sys.stderr, flush=True),
+                )
+            )
+            bench_blended.write(args.out, summaries)  # a partial run is kept
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    print(bench_blended.table(summaries))
+    print(f"wrote {args.out / 'blended.json'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -164,6 +195,12 @@ def main() -> None:
     plo.add_argument("logs", nargs="+")
     par = sub.add_parser("paired")
     par.add_argument("json")
+    ble = sub.add_parser("blended")
+    ble.add_argument("scenarios", nargs="+")
+    ble.add_argument("-r", "--replications", type=int, default=10)
+    ble.add_argument("--seed", type=int, default=1)
+    ble.add_argument("-j", "--jobs", type=int, default=2)
+    ble.add_argument("--out", type=Path, default=Path("/tmp/blended"))
     args = parser.parse_args()
     if args.cmd == "run":
         from simulation.bench import run_suite
@@ -179,6 +216,8 @@ def main() -> None:
         print(f"wrote {report}")
     elif args.cmd == "paired":
         paired(args.json)
+    elif args.cmd == "blended":
+        blended(args)
     elif args.cmd == "table":
         table(args.logs)
     else:

@@ -291,6 +291,22 @@ class CampaignAmdSettings(_Strict):
         return self
 
 
+class InboundSettings(_Strict):
+    """Return calls on a blended campaign: the queue's longest wait and the service level
+    the predictive pacer keeps collectors free for (dialer.pacing.blending)."""
+
+    max_wait_seconds: float = Field(
+        default=60.0, gt=0.0, le=3600.0, description="queued this long: offered a callback"
+    )
+    service_level: float = Field(
+        default=0.80, gt=0.0, lt=1.0, description="share of inbound calls to answer in time"
+    )
+    answer_within_seconds: float = Field(default=20.0, gt=0.0, le=600.0)
+    expected_calls_per_hour: float = Field(
+        default=0.0, ge=0.0, description="the arrival rate assumed before any is seen"
+    )
+
+
 class CampaignSettings(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     compliance_profile: str = Field(min_length=1)
@@ -316,6 +332,8 @@ class CampaignSettings(_Strict):
     )
     max_promise_days: int = Field(default=30, ge=1, le=365)
     amd: CampaignAmdSettings = Field(default_factory=CampaignAmdSettings)
+    # None: no inbound configured, and pacing is exactly as for an outbound-only campaign.
+    inbound: InboundSettings | None = None
 
     @field_validator("pause_reasons")
     @classmethod

@@ -31,8 +31,10 @@ from dialer.domain.commands import (
     AttemptFinished,
     Bridge,
     Cancel,
+    InboundFinished,
     LeaveVoicemail,
     NeedCases,
+    OfferCallback,
     Originate,
     PlaySafeHarbor,
 )
@@ -46,12 +48,15 @@ from dialer.domain.events import (
     CollectorReady,
     DrainRequested,
     Event,
+    InboundCallArrived,
+    InboundCallerChose,
     VoicemailLeft,
 )
 from dialer.domain.model import Case, DialTarget, PhoneNumber
 from dialer.engine import Engine
 from dialer.pacing.distributions import Fixed
 from dialer.telephony.simulated_model import SIP_CODE, AgentModel, CarrierModel, Fate
+from simulation.inbound import InboundCallers
 from simulation.machines import AnsweringWorld
 from simulation.scenario import Scenario
 
@@ -75,7 +80,9 @@ _TICK = 3
 _PAUSE_START = 4
 _PAUSE_END = 5
 _SHIFT_END = 6
-_VOICEMAIL_END = 7
+_INBOUND = 7  # an inbound caller arrives (payload None)
+_GIVE_UP = 8  # an inbound caller's patience ends (payload the call id)
+_VOICEMAIL_END = 9
 
 
 @dataclass(slots=True)
@@ -99,6 +106,7 @@ class Simulator:
         agent_rng: np.random.Generator,
         start: float = EPOCH,
         answer_rng: np.random.Generator | None = None,
+        inbound_rng: np.random.Generator | None = None,
     ) -> None:
         self.scenario = scenario
         self.engine = engine
@@ -133,6 +141,12 @@ class Simulator:
         self._case_seq = 0
         self._collector_ids = [f"col-{i:04d}" for i in range(1, scenario.collectors + 1)]
         self._ran = False
+        # Debtors calling back (a blended scenario; its own random stream).
+        self.inbound: InboundCallers | None = None
+        if scenario.inbound is not None:
+            if inbound_rng is None:
+                raise ValueError("a scenario with inbound calls needs an inbound_rng")
+            self.inbound = InboundCallers(scenario.inbound, inbound_rng, start, self.end)
 
     # ----- scheduling ---------------------------------------------------------------------
 
@@ -162,6 +176,8 @@ class Simulator:
         now = self.start
         self._push(self.end, _SHIFT_END, None)
         self._schedule_pauses()
+        if self.inbound is not None:
+            self._schedule_arrival(now)
         for collector_id in self._collector_ids:
             self._feed(CollectorLoggedIn(collector_id), now)
         self._schedule_tick(now)
@@ -200,6 +216,12 @@ class Simulator:
                 self._pause_ended(payload, now)
             elif kind == _VOICEMAIL_END:
                 self._feed(VoicemailLeft(payload, left=True), now)
+            elif kind == _INBOUND:
+                self._inbound_arrival(now)
+            elif kind == _GIVE_UP:
+                assert self.inbound is not None
+                if self.inbound.gives_up(payload):
+                    self._feed(CallHungUp(payload), now)
             else:  # _SHIFT_END
                 self._feed(DrainRequested(), now)
                 break
@@ -231,8 +253,16 @@ class Simulator:
             if kind is Originate:
                 self._originate(command.call_id, now)
             elif kind is Bridge:
-                world = self.world
-                talk = None if world is None else world.talk_on_bridge(command.call_id)
+                # An inbound caller's talk, a misrouted machine's, else a person's as the
+                # scenario's collectors talk (drawn once: the agents' stream stays as it was).
+                inbound, world = self.inbound, self.world
+                talk = (
+                    None
+                    if inbound is None
+                    else inbound.bridged(command.call_id, command.answer_to_bridge)
+                )
+                if talk is None and world is not None:
+                    talk = world.talk_on_bridge(command.call_id)
                 if talk is None:
                     talk = self.agents.talk.next()
                 self._push(now + talk, _HANGUP, (command.call_id, command.collector_id))
@@ -253,6 +283,11 @@ class Simulator:
                 self._immediate.append(
                     CallFailed(command.call_id, CallOutcome.NO_ANSWER, CANCEL_SIP_CODE)
                 )
+            elif kind is OfferCallback and self.inbound is not None:
+                self.inbound.offered_callback(command.call_id)
+                self._immediate.append(InboundCallerChose(command.call_id, "callback"))
+            elif kind is InboundFinished and self.inbound is not None:
+                self.inbound.ended(command.call.call_id)
             # Hangup (a machine answer the engine already ended) and CaseDeferred (no
             # compliance guard here) need nothing from the world.
 
@@ -283,6 +318,21 @@ class Simulator:
             number = f"+1555{i:07d}"
             targets.append(DialTarget(Case(f"sim-{i}", (PhoneNumber(number),)), number))
         return tuple(targets)
+
+    # ----- inbound callers ---------------------------------------------------------------
+
+    def _schedule_arrival(self, now: float) -> None:
+        assert self.inbound is not None
+        at = self.inbound.next_arrival(now)
+        if at is not None:
+            self._push(at, _INBOUND, None)
+
+    def _inbound_arrival(self, now: float) -> None:
+        assert self.inbound is not None
+        call_id, target, patience = self.inbound.arrive()
+        self._push(now + patience, _GIVE_UP, call_id)
+        self._schedule_arrival(now)
+        self._feed(InboundCallArrived(call_id, target.number, target), now)
 
     # ----- collectors ---------------------------------------------------------------------
 

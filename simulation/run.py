@@ -17,8 +17,10 @@ import numpy as np
 from dialer.domain.agents import CollectorState
 from dialer.engine import Engine, EngineConfig
 from dialer.pacing.base import Pacer
+from dialer.pacing.blending import ErlangReservation, FixedReservation, InboundReservation
 from dialer.pacing.policies import make_pacer
 from simulation.blind import BlindPacer
+from simulation.inbound import InboundMetrics
 from simulation.loop import EPOCH, Simulator
 from simulation.scenario import Scenario
 
@@ -57,9 +59,10 @@ class ReplicationMetrics:
     misrouted_machines: int = 0  # machines put through to a collector
     messages_left: int = 0
     true_abandon_rate: float = 0.0  # (abandoned + false positives) / (live + false positives)
+    inbound: InboundMetrics | None = None  # blended scenarios only
 
-    def as_dict(self) -> dict[str, float | int]:
-        return {
+    def as_dict(self) -> dict[str, float | int | dict[str, float | int]]:
+        out: dict[str, float | int | dict[str, float | int]] = {
             "occupancy": self.occupancy,
             "talk_minutes_per_collector_hour": self.talk_minutes_per_collector_hour,
             "connects_per_collector_hour": self.connects_per_collector_hour,
@@ -73,11 +76,36 @@ class ReplicationMetrics:
             "messages_left": self.messages_left,
             "true_abandon_rate": self.true_abandon_rate,
         }
+        if self.inbound is not None:
+            out["inbound"] = self.inbound.as_dict()
+        return out
+
+
+BLENDED = "predictive+inbound"  # predictive keeping an Erlang-C reservation for inbound
+FIXED_RESERVE = "predictive+reserve:"  # predictive keeping K collectors free for inbound
+
+
+def _reservation(spec: str, scenario: Scenario) -> InboundReservation:
+    inbound = scenario.inbound
+    if inbound is None:
+        raise ValueError(f"pacer {spec!r} needs a scenario with inbound calls")
+    if spec == BLENDED:
+        return ErlangReservation(inbound.service_level, inbound.answer_within)
+    try:
+        return FixedReservation(int(spec.removeprefix(FIXED_RESERVE)))
+    except ValueError as exc:
+        raise ValueError(f"pacer {spec!r}: {exc}") from None
 
 
 def build_pacer(spec: str, scenario: Scenario) -> Pacer:
     """A pacer by name: manual, preview, progressive, ratio:K, adaptive, predictive (when
-    installed) or blind:RATE; raises ValueError naming the spec."""
+    installed), blind:RATE, and on a blended scenario predictive+inbound (the Erlang-C
+    reservation) or predictive+reserve:K (K collectors kept free); raises ValueError naming
+    the spec. Plain predictive on a blended scenario ignores inbound."""
+    if spec == BLENDED or spec.startswith(FIXED_RESERVE):
+        return make_pacer(
+            "predictive", abandon_cap=scenario.abandon_cap, inbound=_reservation(spec, scenario)
+        )
     name, _, arg = spec.partition(":")
     if name.strip().lower() == "blind":
         try:
@@ -126,6 +154,7 @@ def build_engine(
         abandon_cap=scenario.abandon_cap if cap_guard else None,
         on_machine="hangup" if scenario.amd is None else scenario.amd.on_machine,  # type: ignore[arg-type]
         machine_false_positive_rate=_counted_false_positive_rate(scenario),
+        inbound_max_wait=60.0 if scenario.inbound is None else scenario.inbound.max_wait,
     )
     return Engine(config, pacer, rng)
 
@@ -134,11 +163,12 @@ def run_replication(
     scenario: Scenario, pacer: str, seed: int, replication: int = 0, cap_guard: bool = False
 ) -> ReplicationMetrics:
     """Simulate one shift and measure it (unguarded unless ``cap_guard``: build_engine)."""
-    # A fourth child for who answers (simulation.machines): the first three are the same
-    # whatever the count, so scenarios without machines draw what they always drew.
-    engine_seq, carrier_seq, agent_seq, answer_seq = np.random.SeedSequence(
+    # A fourth child for who answers (simulation.machines), a fifth for inbound callers:
+    # the first three are the same whatever the count, so scenarios without machines or
+    # inbound calls draw what they always drew.
+    engine_seq, carrier_seq, agent_seq, answer_seq, inbound_seq = np.random.SeedSequence(
         seed, spawn_key=(replication,)
-    ).spawn(4)
+    ).spawn(5)
     engine = build_engine(scenario, pacer, np.random.default_rng(engine_seq), cap_guard)
     sim = Simulator(
         scenario,
@@ -147,9 +177,12 @@ def run_replication(
         agent_rng=np.random.default_rng(agent_seq),
         start=EPOCH,
         answer_rng=np.random.default_rng(answer_seq),
+        inbound_rng=np.random.default_rng(inbound_seq),
     )
     sim.run()
     metrics = measure(engine, sim.end)
+    if sim.inbound is not None:
+        metrics = replace(metrics, inbound=sim.inbound.metrics())
     if sim.world is None:
         return metrics
     return with_machines(metrics, engine, sim, _counted_false_positive_rate(scenario))

@@ -18,6 +18,7 @@ import yaml
 from dialer.engine import MIN_RING_TIMEOUT
 from dialer.pacing.distribution_spec import DistributionError, parse_distribution
 from dialer.pacing.distributions import Distribution
+from simulation.inbound import InboundTraffic
 
 __all__ = [
     "SCENARIO_DIR",
@@ -114,6 +115,7 @@ class Scenario:
     description: str = ""
     machines: Machines | None = None
     amd: Amd | None = None
+    inbound: InboundTraffic | None = None  # debtors calling back (blended scenarios)
 
     @property
     def shift_seconds(self) -> float:
@@ -138,7 +140,16 @@ _REQUIRED = (
     "abandon_cap",
     "manual_dial_overhead",
 )
-_OPTIONAL = ("ring_timeout", "seed", "pauses", "breaks", "description", "machines", "amd")
+_OPTIONAL = (
+    "ring_timeout",
+    "seed",
+    "pauses",
+    "breaks",
+    "description",
+    "machines",
+    "amd",
+    "inbound",
+)
 _DISTRIBUTIONS = ("answer_delay", "failure_delay", "talk", "wrap")
 
 
@@ -220,6 +231,7 @@ def parse_scenario(raw: object, source: str = "<scenario>") -> Scenario:
         description=description,
         machines=machines,
         amd=amd,
+        inbound=v.inbound(raw["inbound"], shift_hours) if raw.get("inbound") is not None else None,
     )
 
 
@@ -377,3 +389,53 @@ class _Validator:
             false_negative=self._share(spec, "false_negative", "amd.false_negative"),
             counted_false_positive_rate=counted,
         )
+
+    def inbound(self, value: object, shift_hours: float) -> InboundTraffic:
+        allowed = (
+            "calls_per_hour",
+            "talk",
+            "patience",
+            "service_level",
+            "answer_within",
+            "max_wait",
+        )
+        spec = self._mapping(value, "inbound", allowed)
+        for key in ("calls_per_hour", "talk", "patience"):
+            if key not in spec:
+                raise self.fail(f"inbound.{key}", "missing required key")
+        raw_rates = spec["calls_per_hour"]
+        items = raw_rates if isinstance(raw_rates, list) else [raw_rates]
+        if not items:
+            raise self.fail("inbound.calls_per_hour", "must be a number or a non-empty list")
+        hours = math.ceil(shift_hours)
+        if isinstance(raw_rates, list) and len(items) < hours:
+            raise self.fail(
+                "inbound.calls_per_hour",
+                f"has {len(items)} values; needs one per hour of the {hours}-hour shift",
+            )
+        rates = []
+        for i, item in enumerate(items):
+            where = (
+                f"inbound.calls_per_hour[{i}]"
+                if isinstance(raw_rates, list)
+                else ("inbound.calls_per_hour")
+            )
+            rate = self._float(item, where)
+            if rate < 0:
+                raise self.fail(where, "must be >= 0")
+            rates.append(rate)
+        talk = self.distribution(spec["talk"], "inbound.talk")
+        patience = self.distribution(spec["patience"], "inbound.patience")
+        for key, dist in (("inbound.talk", talk), ("inbound.patience", patience)):
+            if dist.mean() <= 0:
+                raise self.fail(key, "mean must be > 0")
+        level = 0.8
+        if "service_level" in spec:
+            level = self.fraction(spec, "service_level", "inbound.service_level", open_top=True)
+        within = 20.0
+        if "answer_within" in spec:
+            within = self.number(spec, "answer_within", positive=True, path="inbound.")
+        max_wait = 60.0
+        if "max_wait" in spec:
+            max_wait = self.number(spec, "max_wait", positive=True, path="inbound.")
+        return InboundTraffic(tuple(rates), talk, patience, level, within, max_wait)

@@ -216,6 +216,7 @@ def attempt_cap(
         r.at
         for r in history
         if horizon < r.at <= now
+        and not r.inbound  # the debtor's own call is no attempt of ours
         and (r.outcome in cap.outcomes or r.outcome is ContactOutcome.INTERRUPTED)
     ]
     if len(recent) < cap.max_attempts:
@@ -295,6 +296,7 @@ def daily_unanswered_cap(
         r.at
         for r in history
         if r.number == number.e164
+        and not r.inbound
         and (r.outcome in cap.outcomes or r.outcome is ContactOutcome.INTERRUPTED)
         and horizon < r.at <= now
     ]
@@ -314,7 +316,12 @@ def abandon_lockout(
     span = timedelta(hours=hours)
     last: datetime | None = None
     for r in history:
-        if r.outcome.counts_as_abandon and r.number == number.e164 and now - span < r.at <= now:
+        if (
+            r.outcome.counts_as_abandon
+            and not r.inbound  # an inbound caller who hung up is no abandon of ours
+            and r.number == number.e164
+            and now - span < r.at <= now
+        ):
             last = _later(last, r.at)
     if last is None:
         return ALLOWED

@@ -122,11 +122,16 @@ class PhoneNumber:
 
 @dataclass(frozen=True, slots=True)
 class ContactRecord:
-    """One past attempt on a case, as the compliance rules need it (`at` is timezone-aware)."""
+    """One past attempt on a case, as the compliance rules need it (`at` is timezone-aware).
+
+    `inbound`: a call the debtor placed to us (a conversation on a return call), not an
+    attempt of ours: the conversation rules count it, the attempt caps and the abandon
+    lockout never do (Reg F 1006.14(b)(2) counts the calls the collector places)."""
 
     at: datetime
     number: str
     outcome: ContactOutcome
+    inbound: bool = False
 
 
 @dataclass(frozen=True, slots=True)

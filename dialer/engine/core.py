@@ -43,11 +43,13 @@ from dialer.domain.events import (
     CollectorSeen,
     DrainRequested,
     Event,
+    InboundCallArrived,
+    InboundCallerChose,
     VoicemailLeft,
 )
 from dialer.engine import views
+from dialer.engine.inbound import Inbound
 from dialer.engine.machines import routes_as_machine
-from dialer.engine.presence import Presence
 from dialer.engine.state import HISTORY_KEEP, HISTORY_PRUNE_EVERY
 from dialer.engine.views import DecisionRecord, to_utc
 from dialer.pacing.base import Pacer, PacingInputs
@@ -58,7 +60,7 @@ _HANG_UP_AT_DRAIN = frozenset(
 )
 
 
-class Engine(Presence):
+class Engine(Inbound):
     # ----- inputs -------------------------------------------------------------------------
 
     def handle(self, event: Event, now: float) -> list[Command]:
@@ -83,6 +85,7 @@ class Engine(Presence):
         self._finish_wraps(now)
         self._route_waiting(now, out)
         self._abandon_overdue(now, out)
+        self._inbound_tick(now, out)  # after the outbound calls: they have the 2 s deadline
         self._prune_history(now)
         self._pace(now, out)
         return out
@@ -113,6 +116,7 @@ class Engine(Presence):
             wake = min(wake, self._wrap_deadlines[0][0])
         if self._presence_due:
             wake = min(wake, self._presence_due[0][0])
+        wake = min(wake, self._inbound_wakeup())
         return min(wake, self.case_hopper.next_request_at(now, self.draining))
 
     # ----- collectors ---------------------------------------------------------------------
@@ -217,6 +221,8 @@ class Engine(Presence):
         self.case_hopper.release(target.case.ref)
 
     def _on_hung_up(self, event: CallHungUp, now: float, out: list[Command]) -> None:
+        if event.call_id not in self.calls and self._inbound_hung_up(event.call_id, now, out):
+            return
         call = self._call(event.call_id)
         if call.state in (CallState.DIALING, CallState.RINGING):
             # A hang-up before any answer is a failed attempt, not a conversation.
@@ -234,12 +240,7 @@ class Engine(Presence):
             self.stats.talk_seconds += talk
             if call.media_lost_at is None:  # a dead line's length is no talk time to learn
                 self.pacer.observe_talk(talk, now)
-            self._transition(collector, collector.hang_up, now)
-            self._settle(collector, now)  # a pause or logout waiting for this call
-            limit = self.config.wrap_limit
-            if limit is not None and collector.state is CollectorState.WRAP_UP:
-                due = now + limit
-                heapq.heappush(self._wrap_deadlines, (due, collector.collector_id, now))
+            self._end_talk(collector, now)
         self._finish(call, now, out)
 
     def _finish_wraps(self, now: float) -> None:
@@ -292,6 +293,8 @@ class Engine(Presence):
             max_in_flight=int(self.config.max_lines_per_collector * available),
             draining=self.draining,
             connect_grace=self.config.connect_grace,
+            inbound_queued=c["inbound_queued"],
+            inbound_on_call=c["inbound_on_call"],
         )
 
     def hold(self, reason: str, why: str) -> None:
@@ -344,7 +347,7 @@ class Engine(Presence):
     @property
     def idle(self) -> bool:
         """No call is up or on its way: safe to stop."""
-        return not self.calls
+        return not self.calls and not self.inbound_calls
 
     def hang_up_all(self, now: float) -> list[Command]:
         """At the end of the drain timeout: cancel what rings, hang up what is answered."""
@@ -355,6 +358,7 @@ class Engine(Presence):
                 out.append(Cancel(call.call_id))
             elif call.state in _HANG_UP_AT_DRAIN:
                 out.append(Hangup(call.call_id))
+        out.extend(Hangup(call_id) for call_id in self.inbound_calls)
         return out
 
     def counts(self) -> dict[str, int]:
@@ -377,14 +381,16 @@ class Engine(Presence):
         CollectorReady: _on_ready,
         CollectorPaused: _on_pause,
         CollectorLoggedOut: _on_logout,
-        CollectorSeen: Presence._on_seen,
+        CollectorSeen: Inbound._on_seen,
         CallInviteSent: _on_invite_sent,
         CallRinging: _on_ringing,
         CallAnswered: _on_answered,
-        VoicemailLeft: Presence._on_voicemail_left,
+        VoicemailLeft: Inbound._on_voicemail_left,
         CallFailed: _on_failed,
         CallHungUp: _on_hung_up,
         CallNotPlaced: _on_not_placed,
         CasesSupplied: _on_cases,
         DrainRequested: _on_drain,
+        InboundCallArrived: Inbound._on_inbound_arrived,
+        InboundCallerChose: Inbound._on_inbound_chose,
     }

@@ -15,6 +15,7 @@ underscored names are the package's own: only its layers use them, through `self
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
@@ -81,6 +82,8 @@ class EngineConfig:
     # which the guard's ledger counts as abandons, each with its live answer: > 0 only
     # under a profile that counts them (UK Ofcom) with AMD on.
     machine_false_positive_rate: float = 0.0
+    # Inbound calls (dialer.engine.inbound): a caller queued this long is offered a callback.
+    inbound_max_wait: float = 60.0
 
     def __post_init__(self) -> None:
         if self.connect_grace < 0:
@@ -101,6 +104,8 @@ class EngineConfig:
             raise ValueError(f"on_machine must be {HANGUP} or {VOICEMAIL_DROP}")
         if not 0 <= self.machine_false_positive_rate < 1:
             raise ValueError("machine_false_positive_rate must be in [0, 1)")
+        if not self.inbound_max_wait > 0:
+            raise ValueError("inbound_max_wait must be > 0 s")
 
     @property
     def wrap_limit(self) -> float | None:
@@ -251,6 +256,15 @@ class EngineState:
             collector.collector_id, now
         ):
             self._transition(collector, collector.pause, DISCONNECTED, now)
+
+    def _end_talk(self, collector: Collector, now: float) -> None:
+        """The collector's call ended (outbound or inbound): wrap-up, with its limit, unless
+        a pause or logout waited for this call."""
+        self._transition(collector, collector.hang_up, now)
+        self._settle(collector, now)
+        limit = self.config.wrap_limit
+        if limit is not None and collector.state is CollectorState.WRAP_UP:
+            heapq.heappush(self._wrap_deadlines, (now + limit, collector.collector_id, now))
 
     def can_take(self, case: Case) -> bool:
         """Whether a collector calls can reach (not paused or logged out) could take a call

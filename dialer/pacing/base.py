@@ -30,6 +30,10 @@ class PacingInputs:
     max_in_flight: int  # hard cap: max lines per collector x available collectors
     draining: bool = False
     connect_grace: float = 2.0  # seconds an answered call may wait for a collector
+    # Inbound (blended campaigns): callers queued for a collector, and collectors talking
+    # on an inbound call (counted in on_call too). Only a blended pacer reads them.
+    inbound_queued: int = 0
+    inbound_on_call: int = 0
 
     @property
     def in_flight(self) -> int:
@@ -90,6 +94,16 @@ class Pacer:
     def observe_machine(self, now: float) -> None:
         """AMD called an answer a machine (a possible false positive: a person hung up on,
         which UK Ofcom counts as an abandoned call)."""
+
+    def observe_inbound_arrival(self, now: float) -> None:
+        """An inbound call arrived (never a dial, an answer or an abandon of ours)."""
+
+    def observe_inbound_handled(self, seconds: float, now: float) -> None:
+        """A collector finished an inbound call after `seconds` of talk."""
+
+    def observe_inbound_wait(self, seconds: float, answered: bool, now: float) -> None:
+        """An inbound caller was answered after `seconds` in the queue (or left, hung up
+        or offered the callback, unanswered after them)."""
 
     def configure(self, **params: Any) -> None:
         """Change settings at run time (a manager's change); unknown keys raise ValueError."""

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dialer.pacing.base import PacingInputs
+from dialer.pacing.blending import Reservation
 from dialer.pacing.budget import BudgetState
 from dialer.pacing.distributions import FloatArray
 
@@ -41,9 +42,11 @@ def decision_record(
     predicted_free: float,
     exact: bool,
     learning: str = "",
+    inbound: Reservation | None = None,
 ) -> dict[str, Any]:
     """One decision's record; ``risk[m]`` is the drop risk of the (m + 1)-th new call;
-    ``learning``: the bounds the warm-up used instead of the model (empty once it is ready)."""
+    ``learning``: the bounds the warm-up used instead of the model (empty once it is ready);
+    ``inbound``: the collectors held for inbound (blended campaigns only)."""
     shown = min(risk.size, launched + 2)
     if launched == 0:
         why = (
@@ -57,6 +60,8 @@ def decision_record(
             why += f" (the last one fractionally, p={fraction:.2f})"
     if learning:
         why += f" (learning: {learning})"
+    if inbound is not None and inbound.held:
+        why += f" (inbound: {inbound.words()})"
     record: dict[str, Any] = {
         "mode": "predictive",
         "why": why,
@@ -91,4 +96,11 @@ def decision_record(
     }
     if learning:
         record["learning"] = learning
+    if inbound is not None:
+        record["inbound"] = {
+            **inbound.detail,
+            "reserved": inbound.reserved,
+            "queued": inbound.queued,
+            "held": inbound.held,
+        }
     return record

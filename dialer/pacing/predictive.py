@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from dialer.pacing.base import EngineView, Pacer, PacingDecision, PacingInputs
+from dialer.pacing.blending import InboundReservation, Reservation
 from dialer.pacing.budget import AbandonLedger, BudgetState, ThresholdController
 from dialer.pacing.distributions import Distribution, Exponential, Fixed, FloatArray, LogNormal
 from dialer.pacing.estimators import EmpiricalDelay, GammaFit, HourlyAnswerRate
@@ -95,6 +96,7 @@ class PredictivePacer(Pacer):
             "min_resolved",
             "cautious_quantile",
             "machine_false_positive_rate",
+            "inbound",
         }
     )
 
@@ -156,6 +158,10 @@ class PredictivePacer(Pacer):
         self.budget: BudgetState | None = None
         self.predicted_free = 0.0
         self.last_record: dict[str, Any] = {}
+        # Blended campaigns (dialer.pacing.blending): collectors kept free for inbound.
+        # None: no inbound configured, and every figure is as before.
+        self.inbound: InboundReservation | None = options.get("inbound")
+        self.reservation: Reservation | None = None
         if "target_abandon_rate" in options or "max_lines_per_collector" in options:
             self.configure(
                 **{
@@ -220,6 +226,18 @@ class PredictivePacer(Pacer):
     def observe_machine(self, now: float) -> None:
         self.ledger.record_machine(now)
 
+    def observe_inbound_arrival(self, now: float) -> None:
+        if self.inbound is not None:
+            self.inbound.observe_arrival(now)
+
+    def observe_inbound_handled(self, seconds: float, now: float) -> None:
+        if self.inbound is not None:
+            self.inbound.observe_handled(seconds, now)
+
+    def observe_inbound_wait(self, seconds: float, answered: bool, now: float) -> None:
+        if self.inbound is not None:
+            self.inbound.observe_wait(seconds, answered, now)
+
     def sync_ledger(self, live: int, drops: int, now: float) -> None:
         """Window totals from the store (all daemons sharing the campaign)."""
         self.ledger.sync(live, drops, now)
@@ -239,7 +257,13 @@ class PredictivePacer(Pacer):
             )
             - inputs.in_flight
         )
-        progressive = max(0, min(inputs.ready - inputs.in_flight, room))
+        # Collectors the outbound plan may not count on: kept free for inbound, or owed to
+        # inbound callers already queued (0 without inbound).
+        held = 0
+        if self.inbound is not None:
+            self.reservation = self.inbound.reserve(inputs, self._outbound_handle())
+            held = self.reservation.held
+        progressive = max(0, min(inputs.ready - inputs.in_flight - held, room))
         if self.resolved < self.min_resolved:
             self.predicted_free = float(inputs.ready)
             return PacingDecision(progressive, "learning: progressive until enough calls seen")
@@ -258,6 +282,7 @@ class PredictivePacer(Pacer):
             inputs.ringing,
             inputs.waiting,
             inputs.max_in_flight,
+            held,
         )
         if key == self._last_key and now - self._last_full < self.recompute_after:
             # Nothing happened since a decision that launched nothing: on a tick, the risks
@@ -291,9 +316,11 @@ class PredictivePacer(Pacer):
         p = self.answer_rate.quantile(_hour(now), quantile)
         self._p = p
         if model_ready:
-            curve, free_soon = self._risks(elapsed, in_wrap, ring_elapsed, p, inputs, room, lam)
+            curve, free_soon = self._risks(
+                elapsed, in_wrap, ring_elapsed, p, inputs, room, lam, held
+            )
         else:
-            capacity = inputs.ready - inputs.waiting
+            capacity = inputs.ready - inputs.waiting - held
             curve = idle_only_risk_curve(
                 ring_elapsed.size, p, capacity, room + 1, lam, self.exact_max
             )
@@ -330,6 +357,7 @@ class PredictivePacer(Pacer):
             self.predicted_free,
             curve.exact,
             learning="" if model_ready else self._learning(answers_known),
+            inbound=None if self.inbound is None else self.reservation,
         )
         self.last_record = record
         return PacingDecision(n, record["why"], detail=record)
@@ -361,6 +389,12 @@ class PredictivePacer(Pacer):
             return 0.0
         return max(0.0, 2.0 * float(risk[0]) - float(risk[1]))
 
+    def _outbound_handle(self) -> float:
+        """Mean outbound talk + wrap-up as the model has them now (the blended reservation)."""
+        talk = self._busy.talk if self._busy is not None else self.talk.prior
+        wrap = self._busy.wrap if self._busy is not None else self.wrap.prior
+        return float(talk.mean() + wrap.mean())
+
     def _estimates(self) -> dict[str, float]:
         talk = self._busy.talk if self._busy is not None else self.talk.prior
         wrap = self._busy.wrap if self._busy is not None else self.wrap.prior
@@ -380,12 +414,14 @@ class PredictivePacer(Pacer):
         inputs: PacingInputs,
         room: int,
         lam: float,
+        held: int = 0,
     ) -> tuple[RiskCurve, float]:
-        """The model's risk curve and the busy collectors expected free within the horizon."""
+        """The model's risk curve and the busy collectors expected free within the horizon
+        (`held`: collectors kept for inbound, planned as taken)."""
         ring = self._ring_model()
         weights = self._weights
         assert weights is not None
-        capacity = inputs.ready + elapsed.size - inputs.waiting
+        capacity = inputs.ready + elapsed.size - inputs.waiting - held
         still_busy: FloatArray | Moments
         ringing: FloatArray | Moments
         if elapsed.size + ring_elapsed.size <= self.exact_max:

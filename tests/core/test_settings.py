@@ -168,3 +168,15 @@ def test_presence_and_wrap_settings_are_checked_naming_key_and_file(
     path = _write(tmp_path, GOOD + extra)
     with pytest.raises(SettingsError, match=rf"^{path}: {expected}"):
         load_settings(path)
+
+
+def test_inbound_is_off_by_default_and_its_settings_are_checked(tmp_path: Path) -> None:
+    assert load_settings(_write(tmp_path, GOOD)).campaigns[0].inbound is None
+    on = load_settings(_write(tmp_path, GOOD + "    inbound: {service_level: 0.9}\n"))
+    inbound = on.campaigns[0].inbound
+    assert inbound is not None
+    assert (inbound.service_level, inbound.answer_within_seconds) == (0.9, 20.0)
+    assert inbound.max_wait_seconds == 60.0
+    path = _write(tmp_path, GOOD + "    inbound: {service_level: 1.5}\n")
+    with pytest.raises(SettingsError, match=rf"^{path}: campaigns\.0\.inbound\.service_level: "):
+        load_settings(path)

@@ -1,0 +1,347 @@
+"""Blended pacing: how many collectors the predictive pacer keeps free for inbound calls.
+
+Debtors call back; the same collectors take those calls and the outbound predictive ones.
+Bhulai & Koole ("A queueing model for call blending in call centers", IEEE TAC 48(8),
+2003) show that the optimal blending policy is a threshold on idle agents: outbound work is
+started only while more agents are idle than a reservation kept for inbound. Here that
+reservation is sized on the inbound part alone with Erlang C (dialer.pacing.erlang):
+
+* the inbound arrival rate is estimated online (:class:`InboundRateEstimator`): arrivals
+  over exposure, both forgotten with a time constant of a quarter hour, started from a
+  prior that is what the same time of day saw on earlier days (an exponentially weighted
+  rate per 30-minute slot), or a configured rate until a day has been seen;
+* the inbound handle time is the mean of the inbound talks seen (with a prior);
+* the inbound part needs ``n`` collectors, the smallest with Erlang-C service level
+  ``1 - C(n, A) exp(-(n - A) t / h) >= aim`` (A = rate x handle time, t the
+  answer-within seconds; the aim is tuned on the callers' outcomes, see
+  :class:`ErlangReservation`): the collectors already on an inbound call count toward
+  ``n``, and so do those busy on outbound work expected to come free within ``t``; the
+  rest of it is the reservation, which the pacer treats as collectors it may not plan an
+  outbound answer for; callers already queued are demand like answered calls waiting.
+
+:class:`FixedReservation` keeps a constant number (the pacing suite's baseline). Pure and
+sans-I/O: the time is passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from dialer.pacing.base import PacingInputs
+from dialer.pacing.erlang import erlang_c
+
+__all__ = [
+    "ErlangReservation",
+    "FixedReservation",
+    "InboundRateEstimator",
+    "InboundReservation",
+    "Reservation",
+    "service_level",
+    "staff_for_service_level",
+]
+
+DAY = 86400.0
+MAX_STAFF = 1000
+AIM_MIN, AIM_MAX = 0.05, 0.995
+
+
+def service_level(servers: int, load: float, handle_seconds: float, within: float) -> float:
+    """Erlang C: the share of arrivals answered within ``within`` seconds by ``servers``
+    agents offered ``load`` Erlangs with mean handle time ``handle_seconds``."""
+    if load <= 0:
+        return 1.0
+    if servers <= load:
+        return 0.0
+    waits = erlang_c(servers, load)
+    return 1.0 - waits * math.exp(-(servers - load) * within / handle_seconds)
+
+
+def staff_for_service_level(
+    load: float, handle_seconds: float, within: float, target: float
+) -> tuple[int, float]:
+    """The fewest agents meeting ``target`` and the service level they give."""
+    if load <= 0:
+        return 0, 1.0
+    n = max(1, math.floor(load) + 1)
+    while n < MAX_STAFF:
+        level = service_level(n, load, handle_seconds, within)
+        if level >= target:
+            return n, level
+        n += 1
+    return n, service_level(n, load, handle_seconds, within)
+
+
+class InboundRateEstimator:
+    """Inbound arrivals per second now, learned online per time of day.
+
+    ``prior_per_hour``: the rate assumed before any day has been seen; ``slot_seconds``:
+    the time-of-day slots the daily memory keeps (30 min); ``memory_seconds``: how fast
+    today's estimate forgets (15 min); ``prior_seconds``: how many seconds of evidence the
+    prior weighs; ``day_weight``: the weight of the latest day in a slot's memory.
+    """
+
+    def __init__(
+        self,
+        prior_per_hour: float = 0.0,
+        *,
+        slot_seconds: float = 1800.0,
+        memory_seconds: float = 900.0,
+        prior_seconds: float = 900.0,
+        day_weight: float = 0.3,
+    ) -> None:
+        if prior_per_hour < 0 or not math.isfinite(prior_per_hour):
+            raise ValueError(f"prior_per_hour must be >= 0, got {prior_per_hour!r}")
+        for name, value in (
+            ("slot_seconds", slot_seconds),
+            ("memory_seconds", memory_seconds),
+            ("prior_seconds", prior_seconds),
+        ):
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value!r}")
+        if not 0 < day_weight <= 1:
+            raise ValueError(f"day_weight must be in (0, 1], got {day_weight!r}")
+        self.prior_rate = prior_per_hour / 3600.0
+        self.slot_seconds = slot_seconds
+        self.memory_seconds = memory_seconds
+        self.prior_seconds = prior_seconds
+        self.day_weight = day_weight
+        self.slots = max(1, round(DAY / slot_seconds))
+        self.by_slot: list[float | None] = [None] * self.slots
+        self.arrivals = 0
+        self._count = 0.0  # arrivals, exponentially forgotten
+        self._exposure = 0.0  # seconds observed, forgotten alike
+        self._at: float | None = None
+        self._started_at: float | None = None  # the first time seen: a slot counts from it
+        self._slot_start: float | None = None
+        self._slot_count = 0
+
+    def _slot(self, now: float) -> int:
+        return int((now % DAY) // self.slot_seconds) % self.slots
+
+    def _advance(self, now: float) -> None:
+        if self._at is None:
+            self._at = self._started_at = now
+            self._slot_start = now - now % self.slot_seconds
+            return
+        if now <= self._at:
+            return
+        assert self._slot_start is not None
+        while now >= self._slot_start + self.slot_seconds:  # a slot ended: remember it
+            end = self._slot_start + self.slot_seconds
+            self._decay(end)
+            assert self._started_at is not None
+            seen = end - max(self._slot_start, self._started_at)
+            if seen > 0:
+                rate = self._slot_count / seen
+                slot = self._slot(self._slot_start)
+                old = self.by_slot[slot]
+                w = self.day_weight
+                self.by_slot[slot] = rate if old is None else (1 - w) * old + w * rate
+            self._slot_start, self._slot_count = end, 0
+        self._decay(now)
+
+    def _decay(self, now: float) -> None:
+        assert self._at is not None
+        dt = now - self._at
+        if dt <= 0:
+            return
+        keep = math.exp(-dt / self.memory_seconds)
+        self._count *= keep
+        self._exposure = self._exposure * keep + self.memory_seconds * (1 - keep)
+        self._at = now
+
+    def observe_arrival(self, now: float) -> None:
+        self._advance(now)
+        self._count += 1.0
+        self._slot_count += 1
+        self.arrivals += 1
+
+    def prior(self, now: float) -> float:
+        """The rate expected at this time of day before today's evidence."""
+        known = self.by_slot[self._slot(now)]
+        return self.prior_rate if known is None else known
+
+    def rate(self, now: float) -> float:
+        """Arrivals per second: today's forgetting count, shrunk toward the prior."""
+        self._advance(now)
+        # The prior weighs `prior_seconds` of evidence at the start and is forgotten like
+        # evidence: today's own count takes over within a few `memory_seconds`.
+        weight = self.prior_seconds * max(0.0, 1.0 - self._exposure / self.memory_seconds)
+        if self._exposure + weight <= 0:
+            return self.prior(now)
+        return (self._count + self.prior(now) * weight) / (self._exposure + weight)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """One decision's inbound hold: collectors kept free and callers already queued."""
+
+    reserved: int
+    queued: int
+    detail: dict[str, Any]
+
+    @property
+    def held(self) -> int:
+        """Collectors the outbound plan may not count on."""
+        return self.reserved + self.queued
+
+    def words(self) -> str:
+        return str(self.detail.get("why", ""))
+
+
+class InboundReservation(Protocol):
+    def observe_arrival(self, now: float) -> None: ...
+
+    def observe_handled(self, seconds: float, now: float) -> None: ...
+
+    def observe_wait(self, seconds: float, answered: bool, now: float) -> None: ...
+
+    def reserve(self, inputs: PacingInputs, outbound_handle: float) -> Reservation: ...
+
+
+class FixedReservation:
+    """A constant number of collectors kept free for inbound, whatever the traffic."""
+
+    def __init__(self, collectors: int) -> None:
+        if collectors < 0:
+            raise ValueError(f"a fixed reservation must be >= 0 collectors, got {collectors}")
+        self.collectors = collectors
+
+    def observe_arrival(self, now: float) -> None:
+        """A fixed reservation learns nothing."""
+
+    def observe_handled(self, seconds: float, now: float) -> None:
+        """A fixed reservation learns nothing."""
+
+    def observe_wait(self, seconds: float, answered: bool, now: float) -> None:
+        """A fixed reservation learns nothing."""
+
+    def reserve(self, inputs: PacingInputs, outbound_handle: float = 0.0) -> Reservation:
+        queued = inputs.inbound_queued
+        why = f"{self.collectors} collector(s) kept free for inbound (fixed)"
+        if queued:
+            why += f", {queued} inbound caller(s) queued"
+        return Reservation(self.collectors, queued, {"mode": "fixed", "why": why})
+
+
+class ErlangReservation:
+    """The reservation sized by Erlang C on the estimated inbound traffic (module doc).
+
+    ``service_level``: share of inbound calls to answer within ``answer_within`` seconds;
+    ``expected_per_hour``: the arrival rate assumed before any is seen; ``handle_prior``:
+    the inbound handle time (s) assumed before ``min_handled`` talks are seen.
+
+    **The aim.** Erlang C sizes the inbound part as if it were a group of its own; in a
+    blended team callers are also served by collectors the pacer leaves idle anyway and by
+    those coming free, so sizing at the target itself keeps far more free than needed
+    (measured: docs/pacing.md, *Blended pacing*). The service level the sizing uses, the
+    *aim*, is therefore tuned on what callers get, as the abandon budget tunes lambda: by
+    stochastic approximation (Robbins-Monro) on each caller's outcome, up by ``step`` x
+    goal for a caller not answered in time, down by ``step`` x (1 - goal) for one who was,
+    so it settles where the share answered in time is the goal, the target plus
+    ``margin`` (a shift of a few hundred calls scatters by a few points around its mean).
+    """
+
+    def __init__(
+        self,
+        service_level: float = 0.8,
+        answer_within: float = 20.0,
+        *,
+        expected_per_hour: float = 0.0,
+        handle_prior: float = 180.0,
+        min_handled: int = 10,
+        estimator: InboundRateEstimator | None = None,
+        margin: float = 0.04,
+        step: float = 0.03,
+    ) -> None:
+        if not 0 < service_level < 1:
+            raise ValueError(f"inbound service_level must be in (0, 1), got {service_level!r}")
+        if not answer_within > 0:
+            raise ValueError(f"inbound answer_within must be > 0 s, got {answer_within!r}")
+        if not handle_prior > 0:
+            raise ValueError(f"inbound handle_prior must be > 0 s, got {handle_prior!r}")
+        self.target = service_level
+        self.within = answer_within
+        self.rates = estimator or InboundRateEstimator(expected_per_hour)
+        self.handle_prior = handle_prior
+        self.min_handled = min_handled
+        self._handled = 0
+        self._handle_sum = 0.0
+        self.goal = min(0.995, service_level + margin)
+        self.step = step
+        self.aim = service_level
+        self.seen = 0  # callers whose outcome the aim has learned from
+        self.in_time = 0
+
+    def observe_arrival(self, now: float) -> None:
+        self.rates.observe_arrival(now)
+
+    def observe_handled(self, seconds: float, now: float) -> None:
+        self._handled += 1
+        self._handle_sum += max(0.0, seconds)
+
+    def observe_wait(self, seconds: float, answered: bool, now: float) -> None:
+        """A caller was answered after ``seconds``, or left unanswered (hung up, offered the
+        callback) after them."""
+        hit = answered and seconds <= self.within
+        self.seen += 1
+        self.in_time += hit
+        move = -self.step * (1.0 - self.goal) if hit else self.step * self.goal
+        self.aim = min(AIM_MAX, max(AIM_MIN, self.aim + move))
+
+    @property
+    def handle_seconds(self) -> float:
+        """Mean inbound talk, the prior weighing as ``min_handled`` talks."""
+        k = self.min_handled
+        return (self._handle_sum + self.handle_prior * k) / (self._handled + k)
+
+    def reserve(self, inputs: PacingInputs, outbound_handle: float = 0.0) -> Reservation:
+        """``outbound_handle``: the mean outbound talk + wrap-up (s), for the collectors
+        busy on outbound work expected to come free within the answer-within time (0: none
+        counted)."""
+        rate = self.rates.rate(inputs.now)
+        handle = self.handle_seconds
+        load = rate * handle
+        needed, level = staff_for_service_level(load, handle, self.within, self.aim)
+        on_inbound = inputs.inbound_on_call
+        backfill = 0
+        if outbound_handle > 0:
+            # Whole collectors only: the expectation over busy outbound collectors of one
+            # coming free within the answer-within time (exponential residual).
+            busy = max(0, inputs.on_call + inputs.wrap_up - on_inbound)
+            backfill = math.floor(busy * -math.expm1(-self.within / outbound_handle))
+        reserved = max(0, needed - on_inbound - backfill)
+        queued = inputs.inbound_queued
+        why = (
+            f"{reserved} collector(s) kept free for inbound: {rate * 3600:.1f} calls/h x "
+            f"{handle:.0f} s = {load:.2f} Erlangs need {needed} for {self.aim:.0%} within "
+            f"{self.within:g} s (Erlang C {level:.1%}; aim for a target of {self.target:.0%}"
+            f"{self._measured()}); {on_inbound} on inbound calls, {backfill} outbound "
+            f"expected free within {self.within:g} s"
+        )
+        if queued:
+            why += f"; {queued} inbound caller(s) queued"
+        detail = {
+            "mode": "erlang_c",
+            "why": why,
+            "rate_per_hour": round(rate * 3600, 3),
+            "handle_seconds": round(handle, 1),
+            "load_erlangs": round(load, 4),
+            "needed": needed,
+            "on_inbound": on_inbound,
+            "backfill": backfill,
+            "service_level_target": self.target,
+            "aim": round(self.aim, 4),
+            "answered_in_time": self.in_time,
+            "callers_seen": self.seen,
+            "answer_within_seconds": self.within,
+            "erlang_c_service_level": round(level, 4),
+        }
+        return Reservation(reserved, queued, detail)
+
+    def _measured(self) -> str:
+        if not self.seen:
+            return ""
+        return f", {self.in_time / self.seen:.0%} of {self.seen} callers answered in time so far"
