@@ -8,7 +8,8 @@ the reason; the CLI prints it and exits with status 2.
 
 It is over 400 lines on purpose: the sections the daemon itself reads are declared side by
 side, so one file shows every key with its default and bounds (the parts with many keys of
-their own keep them: dialer.orchestration.settings, dialer.telephony.sip_settings).
+their own keep them: dialer.orchestration.settings, dialer.telephony.sip_settings,
+dialer.media.recording_settings).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from dialer.media.recording_settings import CampaignRecording, RecordingSettings
 from dialer.orchestration.settings import OrchestrationSettings
 from dialer.pacing.distribution_spec import DistributionError, parse_distribution
 from dialer.telephony.sip_settings import SipTrunkSettings
@@ -264,6 +266,7 @@ class CampaignSettings(_Strict):
         default_factory=lambda: ["break", "lunch", "training", "meeting", "technical"]
     )
     max_promise_days: int = Field(default=30, ge=1, le=365)
+    recording: CampaignRecording = Field(default_factory=CampaignRecording)
 
     @field_validator("pause_reasons")
     @classmethod
@@ -331,6 +334,7 @@ class Settings(BaseSettings):
         description="names this daemon in leases; default: host name + pid",
     )
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
+    recording: RecordingSettings = Field(default_factory=RecordingSettings)
 
     @model_validator(mode="after")
     def _unique_campaigns(self) -> Settings:

@@ -1,0 +1,1 @@
+"""Audio on the RTP relay: call recording (recording*.py, retention.py), AMD, speech QA."""
