@@ -93,7 +93,7 @@ class Recorder:
         self._catalog = catalog
         self._utcnow = utcnow
         self._writer = RecordingWriter(
-            settings.directory,
+            settings.directory.absolute(),  # rows name files wherever the cwd goes
             keyring if settings.encrypt else None,
             on_finished=self._from_writer(self._finished),
             on_failed=self._from_writer(self._failed),
