@@ -8,7 +8,8 @@ the reason; the CLI prints it and exits with status 2.
 
 It is over 400 lines on purpose: the sections the daemon itself reads are declared side by
 side, so one file shows every key with its default and bounds (the parts with many keys of
-their own keep them: dialer.orchestration.settings, dialer.telephony.sip_settings).
+their own keep them: dialer.orchestration.settings, dialer.telephony.sip_settings,
+dialer.media.recording_settings).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from dialer.media.recording_settings import CampaignRecording, RecordingSettings
 from dialer.orchestration.settings import OrchestrationSettings
 from dialer.pacing.distribution_spec import DistributionError, parse_distribution
 from dialer.telephony.sip_settings import SipTrunkSettings
@@ -334,6 +336,7 @@ class CampaignSettings(_Strict):
     amd: CampaignAmdSettings = Field(default_factory=CampaignAmdSettings)
     # None: no inbound configured, and pacing is exactly as for an outbound-only campaign.
     inbound: InboundSettings | None = None
+    recording: CampaignRecording = Field(default_factory=CampaignRecording)
 
     @field_validator("pause_reasons")
     @classmethod
@@ -401,6 +404,7 @@ class Settings(BaseSettings):
         description="names this daemon in leases; default: host name + pid",
     )
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
+    recording: RecordingSettings = Field(default_factory=RecordingSettings)
     # The file these settings were read from (load_settings), for errors found later.
     _source_file: Path | None = PrivateAttr(default=None)
 

@@ -170,6 +170,13 @@ class Abandonment(_Model):
         return self.rate_allowed(numerator / denominator)
 
 
+class Recordings(_Model):
+    """Whether calls must be recorded, and the least time a recording must be kept."""
+
+    required: bool = False
+    min_retention_days: int | None = Field(default=None, ge=1)
+
+
 class CallSetup(_Model):
     min_ring_seconds: float | None = Field(default=None, gt=0)
     max_connect_grace_seconds: float | None = Field(default=None, gt=0)
@@ -239,6 +246,7 @@ class Profile(_Model):
     abandonment: Abandonment | None = None
     call_setup: CallSetup = CallSetup()
     voicemail: Voicemail = Voicemail()
+    recordings: Recordings = Recordings()
     number_types: NumberTypes
 
     @field_validator("name")

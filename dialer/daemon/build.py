@@ -24,6 +24,7 @@ from dialer.pacing.policies import make_pacer
 from dialer.pacing.samples import SampleBuffer
 from dialer.settings import CampaignSettings, Settings
 from dialer.telephony.port import Trunk
+from dialer.telephony.rtp_tap import TapFactory
 from dialer.telephony.simulated import SimulatedTrunk
 from dialer.telephony.simulated_model import AgentModel, CarrierModel
 
@@ -34,13 +35,21 @@ def build_trunk(
     clock: Clock,
     on_collector_leg_lost: Callable[[str], None],
     on_health: Callable[[bool, str | None], None] | None = None,
+    tap_factory: TapFactory | None = None,
 ) -> Trunk:
+    """The trunk; a SIP one taps each answered debtor leg with `tap_factory` (recording:
+    the simulated carrier carries no audio)."""
     trunk = settings.trunk
     if trunk.kind == "sip":
         from dialer.telephony.sip import SipTrunk
 
         assert trunk.sip is not None  # the settings refuse kind sip without it
-        return SipTrunk(trunk.sip, on_collector_leg_lost=on_collector_leg_lost, on_health=on_health)
+        return SipTrunk(
+            trunk.sip,
+            on_collector_leg_lost=on_collector_leg_lost,
+            on_health=on_health,
+            tap_factory=tap_factory,
+        )
     sim = trunk.simulated
     carrier = CarrierModel(
         rng,

@@ -7,7 +7,11 @@ campaign. Running: one CampaignRunner per campaign, the trunk's event pump, the 
 the web server, a metrics refresher and an event-loop lag probe, all in one TaskGroup; the
 parts are built by dialer.daemon.build. Stopping (SIGINT, SIGTERM, `--duration` or
 `request_stop()`): no new dials, live calls finish up to the drain timeout, then everything
-still up is hung up and the process exits cleanly.
+still up is hung up and the process exits cleanly. Call recording (dialer.daemon.recordings)
+taps the SIP trunk's debtor legs and stops after the trunk, so every file is closed.
+
+Over 400 lines: it is the composition root, each part one call here; how they run together
+(the task group, the drain, the order of stopping) reads best in one place.
 
 The daemon is also the web app's `DialerFacade` (dialer.web.facade): the web depends on
 that protocol, not on this module.
@@ -31,6 +35,7 @@ from dialer.compliance import Profile
 from dialer.daemon import build, health, recovery, startup
 from dialer.daemon.collector_legs import CollectorLegs, LegAwareRunner
 from dialer.daemon.gauges import DaemonGauges
+from dialer.daemon.recordings import CallRecordings
 from dialer.daemon.runner import CampaignRunner, CaseSource
 from dialer.daemon.simulated_agents import SimulatedCollectors
 from dialer.daemon.startup import StartupError, StartupReport
@@ -83,6 +88,7 @@ class Daemon:
         self._hopper_reasons: dict[str, str | None] = {}
         self.orchestrator: Orchestrator | None = None  # hoppers, reassigner, jobs (run())
         self.gauges: DaemonGauges | None = None  # metrics and ledger refresh (run())
+        self.recordings: CallRecordings | None = None  # call recording (run(), SIP only)
 
     # ----- start-up ---------------------------------------------------------------------------
 
@@ -150,8 +156,18 @@ class Daemon:
             metrics=self.metrics,
         )
         simulated = startup.simulated_ids(self.settings)
+        self.recordings = CallRecordings(
+            self.settings, self.profiles, self.runners, self._sessions, self.metrics, self._utcnow
+        )
+        self.orchestrator.recording_expiry = self.recordings.expire
+        self.recordings.start()
         self.trunk = build.build_trunk(
-            self.settings, self.rng, self.clock, self._leg_lost, self._trunk_state
+            self.settings,
+            self.rng,
+            self.clock,
+            self._leg_lost,
+            self._trunk_state,
+            tap_factory=self.recordings.tap,
         )
         self.metrics.trunk_up.labels(self.settings.trunk.kind).set(1)
         self.legs = CollectorLegs(self.trunk, nailed_up=self.settings.trunk.kind == "sip")
@@ -234,6 +250,7 @@ class Daemon:
         finally:
             await self.legs.close()
             await self.trunk.stop()
+            await self.recordings.stop()  # after the trunk: every leg, so every file, closed
             await self._db.dispose()
         event(log, "daemon.stopped")
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from dialer.clock import Clock
 from dialer.compliance import Profile, load_profile, require_safe_campaign_config
 from dialer.compliance.voicemail import limited_content_refusals
+from dialer.media.retention import retention_refusals
 from dialer.settings import Settings
 from dialer.store.cases_repo import CaseRepository
 from dialer.store.crypto import installed
@@ -69,6 +70,9 @@ def check_campaigns(settings: Settings) -> dict[str, Profile]:
         except ValueError as exc:
             raise StartupError(f"campaign {campaign.name}: {exc}") from None
         check_voicemail_message(settings, index, profile)
+        refusals = retention_refusals(campaign.recording, profile)
+        if refusals:
+            raise StartupError(f"campaign {campaign.name}: {'; '.join(refusals)}")
         profiles[campaign.name] = profile
     return profiles
 

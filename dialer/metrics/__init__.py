@@ -33,6 +33,12 @@ HOPPER_EMPTY_REASONS: tuple[str, ...] = (
     "other",
 )
 
+# dialer_recording_failures_total{reason}: why a call's recording was lost (dialer.media).
+RECORDING_FAILURE_REASONS: tuple[str, ...] = ("disk_full", "permission", "io_error", "catalog")
+# dialer_recording_frames_dropped_total{reason}: the writer fell behind, or a packet came
+# after its place was written.
+RECORDING_DROP_REASONS: tuple[str, ...] = ("queue_full", "late")
+
 # dialer_collector_presence_lost_total{reason}: the console or the SIP phone.
 PRESENCE_LOST_REASONS: tuple[str, ...] = ("disconnected", "phone_lost")
 
@@ -241,6 +247,37 @@ class Metrics:
             registry=r,
         )
 
+        self.recordings_written = Counter(
+            "dialer_recordings_written_total",
+            "Call recordings finished and catalogued.",
+            ["campaign"],
+            registry=r,
+        )
+        self.recording_bytes = Counter(
+            "dialer_recording_bytes_total",
+            "Bytes of call recordings written to disk.",
+            ["campaign"],
+            registry=r,
+        )
+        self.recording_failures = Counter(
+            "dialer_recording_failures_total",
+            "Call recordings lost (the call itself went on): disk full, no permission, "
+            "another I/O error, or the store refused its record.",
+            ["reason"],
+            registry=r,
+        )
+        self.recording_frames_dropped = Counter(
+            "dialer_recording_frames_dropped_total",
+            "Audio packets left out of recordings: the writer fell behind (queue_full), or "
+            "a packet came after its place was written (late).",
+            ["reason"],
+            registry=r,
+        )
+        for reason in RECORDING_FAILURE_REASONS:
+            self.recording_failures.labels(reason)
+        for reason in RECORDING_DROP_REASONS:
+            self.recording_frames_dropped.labels(reason)
+
     def init_campaign(self, campaign: str) -> None:
         """Create a campaign's counter series at 0, so rate() and alerts see them from the
         first scrape rather than from the first event."""
@@ -249,6 +286,8 @@ class Metrics:
             self.live_answers,
             self.calls_abandoned,
             self.cap_guard_clamps,
+            self.recordings_written,
+            self.recording_bytes,
         ):
             counter.labels(campaign)
         self.talk_seconds.labels(campaign)

@@ -11,6 +11,7 @@ method of a `JobActions` (the daemon's `Orchestrator`) with the time of the daem
 - rebalance: nightly workload rebalancing within teams;
 - ledger_expiry: abandonment-ledger entries older than the longest legal window;
 - retention: attempt records older than `retention_days` (>= 2 years);
+- recording_expiry: call recordings whose retention ended (dialer.media.retention);
 - lease_heartbeat / lease_sweep: extend this daemon's leases; clear expired lease markers.
 Every job coalesces missed runs into one, never runs twice at once, and runs however late
 (a daemon that was busy still does the work). Crontab lines follow the daemon's clock in
@@ -62,6 +63,7 @@ class JobActions(Protocol):
     async def rebalance(self, now: datetime) -> None: ...
     async def expire_ledger(self, now: datetime) -> None: ...
     async def retention(self, now: datetime) -> None: ...
+    async def expire_recordings(self, now: datetime) -> None: ...
     async def heartbeat(self, now: datetime) -> None: ...
     async def sweep_leases(self, now: datetime) -> None: ...
 
@@ -125,6 +127,7 @@ def job_specs(
         JobSpec("rebalance", cron(j.rebalance_cron), actions.rebalance),
         JobSpec("ledger_expiry", cron(j.ledger_expiry_cron), actions.expire_ledger),
         JobSpec("retention", cron(j.retention_cron), actions.retention),
+        JobSpec("recording_expiry", cron(j.recording_expiry_cron), actions.expire_recordings),
         JobSpec("lease_heartbeat", every(settings.heartbeat_seconds), actions.heartbeat),
         JobSpec("lease_sweep", every(j.lease_sweep_seconds), actions.sweep_leases),
     ]

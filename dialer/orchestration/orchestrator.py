@@ -6,8 +6,10 @@ case source), `attach`es the runners once they exist (it watches their steps: a 
 logging off triggers reassignment; every ended attempt marks its case for a priority
 recompute), `start`s it in the running loop and `stop`s it after the runners drained (the
 jobs stop, every lease still held is released). It implements `jobs.JobActions`.
-Store-wide jobs (priorities, broken promises, rebalancing, ledger expiry, retention) run
-on one daemon at a time when several share a PostgreSQL (an advisory lock).
+Store-wide jobs (priorities, broken promises, rebalancing, ledger expiry, retention,
+recording expiry) run on one daemon at a time when several share a PostgreSQL (an
+advisory lock). Over 400 lines: it is the one `JobActions`, each job's action a few lines
+beside the others, and what the engines know that those actions read.
 
 One clock (dialer.clock): leases are stamped from the daemon's clock and last
 `lease_seconds` of it, the heartbeat extends them every third of that on the same clock,
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -114,6 +116,9 @@ class Orchestrator:
         self._pauses_handled: dict[str, float] = {}
         self._people: dict[int, tuple[str, int | None, frozenset[str]]] | None = None
         self._callbacks_until: datetime | None = None
+        # Deletes expired call recordings (dialer.media.retention, set by the daemon):
+        # orchestration schedules it, media owns the files.
+        self.recording_expiry: Callable[[datetime], Awaitable[int]] | None = None
 
     # ----- composition --------------------------------------------------------------------
 
@@ -377,6 +382,13 @@ class Orchestrator:
                 if n < RETENTION_BATCH:
                     break
             event(log, "retention.attempts_deleted", attempts=deleted, before=cutoff.isoformat())
+
+    async def expire_recordings(self, now: datetime) -> None:
+        if self.recording_expiry is None:
+            return
+        async with exclusive(self.sessions, "recording_expiry") as mine:
+            if mine:
+                await self.recording_expiry(now)
 
     async def heartbeat(self, now: datetime) -> None:
         """Extend the leases on every case in this daemon's hoppers and calls."""

@@ -119,13 +119,20 @@ class JobSettings(_Strict):
     rebalance_cron: str = "30 2 * * *"
     ledger_expiry_cron: str = "15 3 * * *"
     retention_cron: str = "45 3 * * *"
+    recording_expiry_cron: str = "50 3 * * *"
 
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
         return _zone(value)
 
-    @field_validator("priorities_cron", "rebalance_cron", "ledger_expiry_cron", "retention_cron")
+    @field_validator(
+        "priorities_cron",
+        "rebalance_cron",
+        "ledger_expiry_cron",
+        "retention_cron",
+        "recording_expiry_cron",
+    )
     @classmethod
     def _cron(cls, value: str) -> str:
         return _crontab(value)

@@ -19,7 +19,8 @@ from dialer.store.tables import AccessAudit, CaseRow, utcnow
 
 ROUTED_CALL = "routed_call"  # the collector the call to the case is routed to
 MANAGER_VIEW = "manager_view"  # a manager opening the case
-REASONS = (ROUTED_CALL, MANAGER_VIEW)
+RECORDING_PLAY = "recording_play"  # a manager playing a call's recording (recordings_repo)
+REASONS = (ROUTED_CALL, MANAGER_VIEW)  # the reasons `read` takes
 
 
 @dataclass(frozen=True, slots=True)

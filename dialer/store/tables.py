@@ -431,3 +431,35 @@ class AccessAudit(Base):
     # No cascade: the record of who read a debtor's data outlives the case.
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     reason: Mapped[str] = mapped_column(String(32))
+
+
+class Recording(Base):
+    """One call's recording (0008): where the file is, how big and long, whether it is
+    sealed (and by which key), and when the retention job deletes it. The case, campaign
+    and collector are copied from the attempt so the recording stays findable (and
+    audited plays name the case) after the attempt's own retention."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (
+        Index("ix_recordings_campaign_started", "campaign_id", "started_at"),
+        Index("ix_recordings_case_started", "case_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    attempt_id: Mapped[int | None] = mapped_column(
+        ForeignKey("call_attempts.id", ondelete="SET NULL")
+    )
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    collector_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collectors.id", ondelete="SET NULL")
+    )
+    path: Mapped[str] = mapped_column(Text)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sealed: Mapped[bool] = mapped_column(Boolean, default=False)
+    key_id: Mapped[str | None] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -13,6 +13,11 @@ pyVoIP's audio API, which converts to 8-bit linear PCM and audibly degrades spee
 A far end that put us on hold (its SDP says sendonly or inactive, or c=0.0.0.0) gets no
 media from us at all (`sending` is false): not the other side's speech, not silence, not
 the safe harbor. Each endpoint has its RTCP socket on port + 1 (`rtp_rtcp.py`).
+
+Taps (`rtp_tap.RtpTap`, e.g. call recording) see every packet a leg receives from its far
+end and every packet sent to it (relayed, silence, a played message), after the header
+rewrite, so what they see is what the far end hears. A tap must not block: it is called
+on the event loop for each packet.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any, cast
 
 from dialer.telephony.rtp_packet import PACKET_INTERVAL, PCMU_SILENCE, RtpStream
 from dialer.telephony.rtp_rtcp import ReceptionStats, RtcpEndpoint
+from dialer.telephony.rtp_tap import RtpTap
 
 Address = tuple[str, int]
 
@@ -46,6 +52,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.last_received_at: float | None = None  # monotonic: for dead-call detection
         self.sent = 0
         self.first_forward_at: float | None = None
+        self.taps: list[RtpTap] = []  # see the module's docstring
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -63,9 +70,14 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         now = time.monotonic()
         self.last_received_at = now
         self.reception.rtp(data, now)  # for our own RTCP reports, bridged or not
+        for tap in self.taps:
+            tap.received(data, now)
         peer = self.peer
         if peer is not None and peer.sending and peer.remote is not None and peer.transport:
-            peer.transport.sendto(peer.stream.relay(data, now), peer.remote)
+            relayed = peer.stream.relay(data, now)
+            peer.transport.sendto(relayed, peer.remote)
+            for tap in peer.taps:
+                tap.sent(relayed, now)
             peer.sent += 1
             peer.originated_at = now
             if peer.first_forward_at is None:
@@ -96,9 +108,15 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         if self.transport is not None and self.remote is not None and self.sending:
             self.transport.sendto(packet, self.remote)
             self.sent += 1
-            self.originated_at = time.monotonic()
+            now = time.monotonic()
+            self.originated_at = now
+            for tap in self.taps:
+                tap.sent(packet, now)
 
     def close(self) -> None:
+        taps, self.taps = self.taps, []
+        for tap in taps:
+            tap.close()
         if self.transport is not None:
             self.transport.close()
         if self.rtcp is not None:

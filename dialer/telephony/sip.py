@@ -37,6 +37,7 @@ from dialer.domain.events import (
 from dialer.telephony.port import TrunkEvent
 from dialer.telephony.rtp_forwarder import RtpForwarder, RtpPortPool
 from dialer.telephony.rtp_player import RtpPlayer, pcmu_frames
+from dialer.telephony.rtp_tap import TapFactory
 from dialer.telephony.sip_auth import DigestCredentials
 from dialer.telephony.sip_health import SipHealth, watch_trunk
 from dialer.telephony.sip_leg import LegFactory, LegKind, LegState, SipLeg
@@ -69,8 +70,11 @@ class SipTrunk:
         *,
         on_collector_leg_lost: Callable[[str], None] | None = None,
         on_health: Callable[[bool, str | None], None] | None = None,
+        tap_factory: TapFactory | None = None,
     ) -> None:
         self.settings = settings
+        # asked for a tap on each answered debtor leg (call recording: dialer.media)
+        self._tap_factory = tap_factory
         self._stats = SipTrunkStats()
         self._on_collector_leg_lost = on_collector_leg_lost
         self._on_health = on_health
@@ -344,6 +348,10 @@ class SipTrunk:
             event(
                 log, "sip.answered", DEBUG, call=leg.key, sip_call_id=leg.call_id, dialed=leg.label
             )
+            if self._tap_factory is not None and leg.rtp is not None:
+                tap = self._tap_factory(leg.key)
+                if tap is not None:  # all the debtor hears and says from the 200 OK on
+                    leg.rtp.taps.append(tap)
             self._emit(CallAnswered(leg.key))
             return
         if leg.rtp is not None:

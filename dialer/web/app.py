@@ -3,8 +3,8 @@
 Open to anyone: the login page, /healthz, /metrics (optionally limited to an allow-list of
 addresses) and the static files the login page uses. Everything else needs a session: the
 JSON API under /api/v1 (schema at /api/v1/openapi.json), the collector's console and the
-manager's page. Refusals are JSON `{"detail": reason}` under /api and an HTML page
-elsewhere; a page asked for without a session redirects to the login form.
+manager's pages (campaigns, recordings). Refusals are JSON `{"detail": reason}` under /api
+and an HTML page elsewhere; a page asked for without a session redirects to the login form.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from dialer.web import (
     console,
     manager,
     pages,
+    recordings,
     wallboard_page,
 )
 from dialer.web.body_limits import BodyLimits
@@ -186,6 +187,7 @@ def create_app(dialer: DialerFacade) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(console.router)
     app.include_router(manager.router)
+    app.include_router(recordings.router)
     app.include_router(accounts_page.router)
     app.include_router(collector_control_api.router)
     app.include_router(collector_control_page.router)

@@ -44,9 +44,11 @@ ALLOWED: dict[str, set[str]] = {
     "orchestration": {"domain", "pacing", "compliance", "engine", "store"} | SHARED,
     "store": {"domain", "compliance"} | SHARED,
     "telephony": {"domain", "pacing"} | SHARED,
-    "media": {"domain"} | SHARED,
+    # audio on the relay (recording): taps the telephony port structurally, stores through
+    # the store, checks retention against the compliance profiles
+    "media": {"domain", "compliance", "store"} | SHARED,
     "portfolio": {"domain", "compliance", "store"} | SHARED,
-    "web": {"domain", "pacing", "compliance", "engine", "store"} | SHARED,
+    "web": {"domain", "pacing", "compliance", "engine", "store", "media"} | SHARED,
     "daemon": {
         "domain",
         "pacing",

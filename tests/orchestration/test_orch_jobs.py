@@ -61,6 +61,9 @@ class Recorder:
     async def retention(self, now: datetime) -> None:
         self._note("retention", now)
 
+    async def expire_recordings(self, now: datetime) -> None:
+        self._note("recording_expiry", now)
+
     async def heartbeat(self, now: datetime) -> None:
         self._note("heartbeat", now)
 
@@ -138,6 +141,7 @@ async def test_jobs_fire_at_their_times(clock: ManualClock) -> None:
             datetime(2026, 3, 4, 2, 30, tzinfo=UTC): "rebalance",
             datetime(2026, 3, 4, 3, 15, tzinfo=UTC): "ledger_expiry",
             datetime(2026, 3, 4, 3, 45, tzinfo=UTC): "retention",
+            datetime(2026, 3, 4, 3, 50, tzinfo=UTC): "recording_expiry",
         }
         for at, name in nightly.items():
             assert name in await step(jobs, clock, at, rec)

@@ -97,6 +97,17 @@ def _attempts(db: Path) -> list[dict[str, Any]]:
     return attempts
 
 
+def _recordings(db: Path) -> dict[str, tuple[str, int, int | None]]:
+    """call id -> (path, bytes, attempt id) of every catalogued recording."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT r.call_id, r.path, r.bytes, r.attempt_id, a.call_id FROM recordings r"
+            " LEFT JOIN call_attempts a ON a.id = r.attempt_id"
+        ).fetchall()
+    assert all(row[0] == row[4] for row in rows), "each row under its own attempt"
+    return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
 def _sipp_log(far: Sipp) -> list[tuple[str, str]]:
     """(first word, rest) of each line a scenario's <log> action wrote."""
     lines = [
@@ -220,6 +231,19 @@ async def test_dialer_run_with_the_sip_example_dials_classifies_bridges_and_reco
         else:
             assert row["bridged_at"] is None and row["collector"] is None, row
             assert bool(row["abandoned"]) == (row["outcome"] == "abandoned"), row
+
+    # Recording is on by default: every answered call has its file, catalogued under its
+    # attempt, of the size the row says (this carrier sends no audio: a bridged call's
+    # file may hold only its header; an abandoned one holds the safe harbor it heard).
+    recordings = _recordings(db)
+    assert set(recordings) == {r["call_id"] for r in attempts if r["answered_at"] is not None}
+    for row in attempts:
+        if row["call_id"] in recordings:
+            path, size, attempt_id = recordings[row["call_id"]]
+            assert attempt_id is not None and Path(path).is_absolute()
+            assert Path(path).stat().st_size == size, path
+            if row["outcome"] == "abandoned":
+                assert size > 58 + 8000, path  # over half a second of the message
 
     # Each collector's phone was called once, kept up, and hung up when the daemon stopped.
     legs = Counter(_sipp_log(phones))
