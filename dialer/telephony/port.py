@@ -10,9 +10,18 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from dialer.domain.events import CallAnswered, CallFailed, CallHungUp, CallInviteSent, CallRinging
+from dialer.domain.events import (
+    CallAnswered,
+    CallFailed,
+    CallHungUp,
+    CallInviteSent,
+    CallRinging,
+    InboundCallerChose,
+)
 
-TrunkEvent = CallInviteSent | CallRinging | CallAnswered | CallFailed | CallHungUp
+TrunkEvent = (
+    CallInviteSent | CallRinging | CallAnswered | CallFailed | CallHungUp | InboundCallerChose
+)
 
 
 class Trunk(Protocol):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from dialer.telephony.rtp_packet import PACKET_INTERVAL, PCMU_SILENCE, RtpStream
@@ -46,6 +47,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.last_received_at: float | None = None  # monotonic: for dead-call detection
         self.sent = 0
         self.first_forward_at: float | None = None
+        # who else reads what the far end sends (DTMF, a voicemail), bridged or not
+        self.taps: list[Callable[[bytes], None]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -63,6 +66,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         now = time.monotonic()
         self.last_received_at = now
         self.reception.rtp(data, now)  # for our own RTCP reports, bridged or not
+        for tap in self.taps:
+            tap(data)
         peer = self.peer
         if peer is not None and peer.sending and peer.remote is not None and peer.transport:
             peer.transport.sendto(peer.stream.relay(data, now), peer.remote)
