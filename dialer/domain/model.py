@@ -76,6 +76,10 @@ class ContactOutcome(StrEnum):
     # unanswered by the trunk itself): the call never reached the debtor's network. It is
     # kept for the record and counts toward no cap (see `reached_network`).
     TRUNK_FAILED = "trunk_failed"
+    # The debtor called us back and talked with a collector (an inbound call): a
+    # conversation for the lockouts and conversation caps, never a call placed, so no
+    # attempt cap counts it (Reg F 1006.14(b)(2)(i) counts calls the collector places).
+    INBOUND_CONVERSATION = "inbound_conversation"
 
     @property
     def is_unanswered(self) -> bool:
@@ -84,7 +88,16 @@ class ContactOutcome(StrEnum):
     @property
     def counts_as_conversation(self) -> bool:
         """For the post-conversation lockout and conversation caps."""
-        return self is ContactOutcome.CONVERSATION or self is ContactOutcome.INTERRUPTED
+        return self in (
+            ContactOutcome.CONVERSATION,
+            ContactOutcome.INTERRUPTED,
+            ContactOutcome.INBOUND_CONVERSATION,
+        )
+
+    @property
+    def placed_by_us(self) -> bool:
+        """A call the dialer placed that reached the network: what attempt caps may count."""
+        return self.reached_network and self is not ContactOutcome.INBOUND_CONVERSATION
 
     @property
     def reached_network(self) -> bool:
