@@ -30,6 +30,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from dialer.inbound_settings import InboundSettings
 from dialer.orchestration.settings import OrchestrationSettings
 from dialer.pacing.distribution_spec import DistributionError, parse_distribution
 from dialer.telephony.sip_settings import SipTrunkSettings
@@ -331,6 +332,7 @@ class Settings(BaseSettings):
         description="names this daemon in leases; default: host name + pid",
     )
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
+    inbound: InboundSettings = Field(default_factory=InboundSettings)
 
     @model_validator(mode="after")
     def _unique_campaigns(self) -> Settings:

@@ -26,6 +26,7 @@ from dialer.settings import CampaignSettings, Settings
 from dialer.telephony.port import Trunk
 from dialer.telephony.simulated import SimulatedTrunk
 from dialer.telephony.simulated_model import AgentModel, CarrierModel
+from dialer.telephony.sip_inbound import InboundHooks
 
 
 def build_trunk(
@@ -34,13 +35,21 @@ def build_trunk(
     clock: Clock,
     on_collector_leg_lost: Callable[[str], None],
     on_health: Callable[[bool, str | None], None] | None = None,
+    inbound: InboundHooks | None = None,
 ) -> Trunk:
+    """The trunk of the settings; `inbound` (the daemon's inbound desk) takes callers'
+    INVITEs on the SIP trunk (the simulated carrier has no callers)."""
     trunk = settings.trunk
     if trunk.kind == "sip":
         from dialer.telephony.sip import SipTrunk
 
         assert trunk.sip is not None  # the settings refuse kind sip without it
-        return SipTrunk(trunk.sip, on_collector_leg_lost=on_collector_leg_lost, on_health=on_health)
+        return SipTrunk(
+            trunk.sip,
+            on_collector_leg_lost=on_collector_leg_lost,
+            on_health=on_health,
+            inbound=inbound,
+        )
     sim = trunk.simulated
     carrier = CarrierModel(
         rng,

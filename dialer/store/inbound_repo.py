@@ -25,12 +25,20 @@ from dialer.store.tables import CallAttempt, CaseNumber, CaseRow, InboundCallRow
 
 @dataclass(frozen=True, slots=True)
 class CallerMatch:
-    """The cases a calling number belongs to in one campaign: `case_id`/`case_ref` the one
-    most recently contacted (None: an unknown caller), `others` the rest (refs)."""
+    """The cases a calling number belongs to in one campaign: `case_id` the one most
+    recently contacted (None: an unknown caller), `others` the rest. As the engine names
+    cases, `case_ref` and `other_refs` (the case ids as text)."""
 
     case_id: int | None
-    case_ref: str | None
-    others: tuple[str, ...] = ()
+    others: tuple[int, ...] = ()
+
+    @property
+    def case_ref(self) -> str | None:
+        return None if self.case_id is None else str(self.case_id)
+
+    @property
+    def other_refs(self) -> tuple[str, ...]:
+        return tuple(str(case_id) for case_id in self.others)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +88,7 @@ class InboundRepository:
         """The campaign's cases with this number, the most recently contacted first (an
         outbound attempt or an inbound conversation; never contacted: oldest case first)."""
         if not e164:
-            return CallerMatch(None, None)
+            return CallerMatch(None)
         last_dial = (
             select(func.max(CallAttempt.dialed_at))
             .where(CallAttempt.case_id == CaseRow.id)
@@ -92,22 +100,21 @@ class InboundRepository:
             .scalar_subquery()
         )
         rows = await self.session.execute(
-            select(CaseRow.id, CaseRow.debtor_ref, last_dial, last_inbound)
+            select(CaseRow.id, last_dial, last_inbound)
             .join(CaseNumber, CaseNumber.case_id == CaseRow.id)
             .where(CaseRow.campaign_id == campaign_id, CaseNumber.e164_index == blind_index(e164))
             .distinct()
         )
         found = list(rows.tuples())
         if not found:
-            return CallerMatch(None, None)
+            return CallerMatch(None)
 
-        def recency(row: tuple[int, str, datetime | None, datetime | None]) -> tuple[float, int]:
-            times = [t.timestamp() for t in row[2:] if t is not None]
+        def recency(row: tuple[int, datetime | None, datetime | None]) -> tuple[float, int]:
+            times = [t.timestamp() for t in row[1:] if t is not None]
             return (-max(times) if times else float("inf"), row[0])
 
         found.sort(key=recency)
-        first = found[0]
-        return CallerMatch(first[0], first[1], tuple(row[1] for row in found[1:]))
+        return CallerMatch(found[0][0], tuple(row[0] for row in found[1:]))
 
     async def record(self, call: InboundRecord) -> int:
         row = InboundCallRow(

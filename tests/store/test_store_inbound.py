@@ -86,13 +86,14 @@ async def test_a_caller_is_the_most_recently_contacted_case_of_the_campaign_the_
     async with factory() as session, session.begin():
         repo = InboundRepository(session)
         never = await repo.identify(ours, SHARED)
-        assert (never.case_ref, never.others) == ("old", ("recent",))  # no contact: oldest
+        assert (never.case_id, never.others) == (ids["old"], (ids["recent"],))  # the oldest
         attempts = AttemptRepository(session)
         await attempts.start("c-1", ids["old"], ours, SHARED, NOW - timedelta(days=3))
         await attempts.start("c-2", ids["recent"], ours, OTHER, NOW - timedelta(days=1))
     async with factory() as session:
         match = await InboundRepository(session).identify(ours, SHARED)
-    assert (match.case_id, match.case_ref, match.others) == (ids["recent"], "recent", ("old",))
+    assert (match.case_id, match.others) == (ids["recent"], (ids["old"],))
+    assert (match.case_ref, match.other_refs) == (str(ids["recent"]), (str(ids["old"]),))
 
 
 async def test_an_unknown_or_withheld_caller_matches_no_case(factory: Factory) -> None:
