@@ -101,6 +101,7 @@ class DaemonGauges:
         for campaign in self.settings.campaigns:
             if campaign.name in self.runners:
                 m.init_campaign(campaign.name)
+                m.init_inbound(campaign.name, self.settings.inbound.service_level_target)
                 cap, window = self.terms(campaign)
                 m.abandon_cap.labels(campaign.name).set(cap)
                 m.abandon_target.labels(campaign.name).set(campaign.pacing.target_abandon_rate)

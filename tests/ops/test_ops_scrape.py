@@ -22,7 +22,7 @@ from dialer import __version__
 from dialer.compliance.rules import Reason
 from dialer.domain.agents import CollectorState
 from dialer.domain.calls import CallOutcome
-from dialer.metrics import HOPPER_EMPTY_REASONS
+from dialer.metrics import HOPPER_EMPTY_REASONS, INBOUND_OUTCOMES
 from dialer.metrics.catalogue import catalogue
 from dialer.store.db import create_engine
 from dialer.store.tables import CaseNumber
@@ -41,7 +41,7 @@ CALL_STATES = {"dialing", "ringing", "answered", "bridged", "abandoned"}
 LABEL_VALUES: dict[str, set[str]] = {
     "campaign": {"c1"},
     "state": CALL_STATES | {s.value for s in CollectorState},
-    "outcome": {o.value for o in CallOutcome},
+    "outcome": {o.value for o in CallOutcome} | set(INBOUND_OUTCOMES),
     "reason": set(HOPPER_EMPTY_REASONS)
     | {r.value for r in Reason}
     | {"unknown", "store_unavailable"}
