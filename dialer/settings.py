@@ -39,6 +39,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from dialer.inbound_settings import InboundSettings
 from dialer.media.recording_settings import CampaignRecording, RecordingSettings
 from dialer.orchestration.settings import OrchestrationSettings
 from dialer.pacing.distribution_spec import DistributionError, parse_distribution
@@ -293,7 +294,7 @@ class CampaignAmdSettings(_Strict):
         return self
 
 
-class InboundSettings(_Strict):
+class CampaignInboundSettings(_Strict):
     """Return calls on a blended campaign: the queue's longest wait and the service level
     the predictive pacer keeps collectors free for (dialer.pacing.blending)."""
 
@@ -335,7 +336,7 @@ class CampaignSettings(_Strict):
     max_promise_days: int = Field(default=30, ge=1, le=365)
     amd: CampaignAmdSettings = Field(default_factory=CampaignAmdSettings)
     # None: no inbound configured, and pacing is exactly as for an outbound-only campaign.
-    inbound: InboundSettings | None = None
+    inbound: CampaignInboundSettings | None = None
     recording: CampaignRecording = Field(default_factory=CampaignRecording)
 
     @field_validator("pause_reasons")
@@ -405,6 +406,7 @@ class Settings(BaseSettings):
     )
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
     recording: RecordingSettings = Field(default_factory=RecordingSettings)
+    inbound: InboundSettings = Field(default_factory=InboundSettings)
     # The file these settings were read from (load_settings), for errors found later.
     _source_file: Path | None = PrivateAttr(default=None)
 
@@ -531,3 +533,13 @@ def _from_env(loc: list[str]) -> str | None:
 
 def _env_name(loc: list[str]) -> str:
     return "DIALER_" + "__".join(p.upper() for p in loc)
+
+
+def service_level_terms(settings: Settings, campaign: str) -> tuple[float, float]:
+    """The inbound service level a campaign must hold, as (share, within seconds): its own
+    `campaigns[].inbound` (which the blended pacer reserves collectors for) where set, else
+    the site's `inbound.service_level_target` and `inbound.service_level_seconds`."""
+    for c in settings.campaigns:
+        if c.name == campaign and c.inbound is not None:
+            return c.inbound.service_level, c.inbound.answer_within_seconds
+    return settings.inbound.service_level_target, settings.inbound.service_level_seconds

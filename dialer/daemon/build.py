@@ -27,6 +27,7 @@ from dialer.telephony.port import Trunk
 from dialer.telephony.rtp_tap import TapFactory
 from dialer.telephony.simulated import SimulatedTrunk
 from dialer.telephony.simulated_model import AgentModel, CarrierModel
+from dialer.telephony.sip_inbound import InboundHooks
 
 
 def build_trunk(
@@ -36,9 +37,11 @@ def build_trunk(
     on_collector_leg_lost: Callable[[str], None],
     on_health: Callable[[bool, str | None], None] | None = None,
     tap_factory: TapFactory | None = None,
+    inbound: InboundHooks | None = None,
 ) -> Trunk:
     """The trunk; a SIP one taps each answered debtor leg with `tap_factory` (recording:
-    the simulated carrier carries no audio)."""
+    the simulated carrier carries no audio), and `inbound` (the daemon's inbound desk)
+    takes callers' INVITEs on it (the simulated carrier has no callers)."""
     trunk = settings.trunk
     if trunk.kind == "sip":
         from dialer.telephony.sip import SipTrunk
@@ -49,6 +52,7 @@ def build_trunk(
             on_collector_leg_lost=on_collector_leg_lost,
             on_health=on_health,
             tap_factory=tap_factory,
+            inbound=inbound,
         )
     sim = trunk.simulated
     carrier = CarrierModel(

@@ -35,6 +35,8 @@ from dialer.compliance import Profile
 from dialer.daemon import build, health, recovery, startup
 from dialer.daemon.collector_legs import CollectorLegs, LegAwareRunner
 from dialer.daemon.gauges import DaemonGauges
+from dialer.daemon.inbound_desk import InboundDesk
+from dialer.daemon.pump import pump
 from dialer.daemon.recordings import CallRecordings
 from dialer.daemon.runner import CampaignRunner, CaseSource
 from dialer.daemon.simulated_agents import SimulatedCollectors
@@ -89,6 +91,7 @@ class Daemon:
         self.orchestrator: Orchestrator | None = None  # hoppers, reassigner, jobs (run())
         self.gauges: DaemonGauges | None = None  # metrics and ledger refresh (run())
         self.recordings: CallRecordings | None = None  # call recording (run(), SIP only)
+        self.inbound: InboundDesk | None = None  # callers to our numbers (SIP trunk, run())
 
     # ----- start-up ---------------------------------------------------------------------------
 
@@ -161,6 +164,10 @@ class Daemon:
         )
         self.orchestrator.recording_expiry = self.recordings.expire
         self.recordings.start()
+        if self.settings.inbound.enabled and self.settings.trunk.kind == "sip":
+            self.inbound = InboundDesk(
+                self.settings, self.metrics, self._sessions, self.clock, self.runners, self.profiles
+            )
         self.trunk = build.build_trunk(
             self.settings,
             self.rng,
@@ -168,6 +175,7 @@ class Daemon:
             self._leg_lost,
             self._trunk_state,
             tap_factory=self.recordings.tap,
+            inbound=self.inbound,
         )
         self.metrics.trunk_up.labels(self.settings.trunk.kind).set(1)
         self.legs = CollectorLegs(self.trunk, nailed_up=self.settings.trunk.kind == "sip")
@@ -204,6 +212,8 @@ class Daemon:
             self.legs.attach(runner)  # logins wait for the collector's leg (SIP)
             self.runners[campaign.name] = runner
         self.orchestrator.attach(self.runners)
+        if self.inbound is not None:
+            self.inbound.attach()
         self._install_signals()
         try:
             async with asyncio.TaskGroup() as group:
@@ -212,7 +222,7 @@ class Daemon:
                     group.create_task(
                         recovery.sweep(self._sessions, self._utcnow, self._sweep_interval)
                     ),
-                    group.create_task(self._pump(trunk_events)),
+                    group.create_task(pump(trunk_events, self.runners, self.inbound)),
                     group.create_task(self._gauges().refresh()),
                     group.create_task(self._gauges().refresh_ledger()),
                     group.create_task(self._probe_lag()),
@@ -240,6 +250,8 @@ class Daemon:
                 await asyncio.gather(*runs)
                 if self.agents is not None:
                     self.agents.stop()
+                if self.inbound is not None:
+                    await self.inbound.drain()  # inbound records written before the end
                 await self._flush_or_spool()
                 await self.orchestrator.stop()  # the scheduler stops, leases are released
                 if self._web is not None:
@@ -308,14 +320,6 @@ class Daemon:
             # Not possible outside the main thread (embedded use); the owner stops us then.
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
-
-    async def _pump(self, events: asyncio.Queue[TrunkEvent]) -> None:
-        while True:
-            item = await events.get()
-            for runner in self.runners.values():
-                if item.call_id in runner.engine.calls:
-                    runner.push(item)
-                    break
 
     def _start_web(self, group: asyncio.TaskGroup) -> asyncio.Task[None] | None:
         web = self.settings.web

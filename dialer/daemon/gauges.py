@@ -24,7 +24,7 @@ from dialer.daemon.runner import CampaignRunner
 from dialer.logs import event
 from dialer.metrics import Metrics
 from dialer.pacing.budget import budget_remaining
-from dialer.settings import CampaignSettings, Settings
+from dialer.settings import CampaignSettings, Settings, service_level_terms
 from dialer.store.attempts_repo import LedgerRepository
 from dialer.store.db import POOL_OVERFLOW
 from dialer.telephony.port import Trunk
@@ -101,6 +101,7 @@ class DaemonGauges:
         for campaign in self.settings.campaigns:
             if campaign.name in self.runners:
                 m.init_campaign(campaign.name)
+                m.init_inbound(campaign.name, service_level_terms(self.settings, campaign.name)[0])
                 cap, window = self.terms(campaign)
                 m.abandon_cap.labels(campaign.name).set(cap)
                 m.abandon_target.labels(campaign.name).set(campaign.pacing.target_abandon_rate)

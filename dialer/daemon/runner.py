@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from dialer.clock import Clock
 from dialer.daemon.store_ops import (
@@ -32,11 +33,14 @@ from dialer.domain.commands import (
     CaseDeferred,
     Command,
     Hangup,
+    InboundFinished,
     LeaveVoicemail,
     NeedCases,
+    OfferCallback,
     Originate,
     PlaySafeHarbor,
     PresenceLost,
+    QueueInbound,
 )
 from dialer.domain.errors import IllegalTransition
 from dialer.domain.events import (
@@ -48,6 +52,7 @@ from dialer.domain.events import (
     DrainRequested,
     Event,
 )
+from dialer.domain.inbound import InboundCall
 from dialer.domain.model import DialTarget
 from dialer.engine import Engine, StepObserver, UnknownCall
 from dialer.logs import event as log_event
@@ -61,6 +66,16 @@ CaseSource = Callable[[int, frozenset[str], datetime], Awaitable[list[DialTarget
 MAX_REAL_WAIT = 0.5  # never sleep longer than the engine's tick interval in real time
 REFILL_GRACE = 5.0  # seconds a refill in flight may take to finish when the runner ends
 MAX_BURST = 200  # events handled before yielding to the rest of the loop
+
+
+class InboundSink(Protocol):
+    """Where a runner's inbound calls go (dialer.daemon.inbound_desk.InboundDesk)."""
+
+    def owns(self, call_id: str) -> bool: ...
+
+    def bridged(self, call_id: str, collector_row: int | None) -> None: ...
+
+    def finished(self, campaign: str, call: InboundCall) -> None: ...
 
 
 class CampaignRunner:
@@ -100,6 +115,7 @@ class CampaignRunner:
         self._m_bridge = metrics.answer_to_bridge.labels(self.name)
         # Called after every engine step with the event and the commands (the web's hub).
         self.step_observers: list[StepObserver] = []
+        self.inbound: InboundSink | None = None  # the daemon's inbound desk, when it has one
 
     def push(self, event: Event) -> None:
         self.inbox.put_nowait(event)
@@ -198,9 +214,12 @@ class CampaignRunner:
                 )
                 self._spawn(self._originate(command, durable))
             elif isinstance(command, Bridge):
-                self._m_bridge.observe(command.answer_to_bridge)
                 row = self._collector_ids.get(command.collector_id)
-                self.writer.put(AttemptBridged(command.call_id, now, row))
+                if self.inbound is not None and self.inbound.owns(command.call_id):
+                    self.inbound.bridged(command.call_id, row)  # no attempt: the debtor called
+                else:
+                    self._m_bridge.observe(command.answer_to_bridge)
+                    self.writer.put(AttemptBridged(command.call_id, now, row))
                 self._spawn(
                     self._trunk("bridge", self.trunk.bridge(command.call_id, command.collector_id))
                 )
@@ -232,6 +251,12 @@ class CampaignRunner:
                 self._refill = asyncio.create_task(self._supply(command.count))
             elif isinstance(command, PresenceLost):
                 self._presence_lost(command)
+            elif isinstance(command, QueueInbound):
+                self._spawn(self._trunk("queue", self.trunk.queue_inbound(command.call_id)))
+            elif isinstance(command, OfferCallback):
+                self._spawn(self._trunk("offer", self.trunk.offer_callback(command.call_id)))
+            elif isinstance(command, InboundFinished) and self.inbound is not None:
+                self.inbound.finished(self.name, command.call)
 
     def _presence_lost(self, command: PresenceLost) -> None:
         """The engine found a collector's console gone (dialer.engine.presence)."""

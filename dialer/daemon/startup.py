@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from dialer.clock import Clock
 from dialer.compliance import Profile, load_profile, require_safe_campaign_config
 from dialer.compliance.voicemail import limited_content_refusals
+from dialer.daemon.inbound_routes import InboundRouteError, inbound_routes
 from dialer.media.retention import retention_refusals
 from dialer.settings import Settings
 from dialer.store.cases_repo import CaseRepository
@@ -158,6 +159,10 @@ def check_settings(settings: Settings, instance: str, clock: Clock) -> None:
         if len(c.name) > call_ids - CALL_ID_OVERHEAD:
             why = f"it starts every call id, and call_attempts.call_id holds {call_ids}"
             raise _too_long(f"campaigns.{i}.name", c.name, call_ids - CALL_ID_OVERHEAD, why)
+    try:
+        inbound_routes(settings)  # our numbers parse and map to campaigns
+    except InboundRouteError as exc:
+        raise StartupError(str(exc)) from None
     names = {c.name for c in settings.campaigns}
     for name in settings.orchestration.windows:
         if name not in names:

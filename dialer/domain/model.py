@@ -79,6 +79,10 @@ class ContactOutcome(StrEnum):
     # A machine answered and our limited-content message (Reg F 1006.2(j)) played on it in
     # full: a call attempt (Reg F counts it toward 7-in-7), never a conversation.
     MACHINE_MESSAGE_LEFT = "machine_message_left"
+    # The debtor called us back and talked with a collector (an inbound call): a
+    # conversation for the lockouts and conversation caps, never a call placed, so no
+    # attempt cap counts it (Reg F 1006.14(b)(2)(i) counts calls the collector places).
+    INBOUND_CONVERSATION = "inbound_conversation"
 
     @property
     def is_unanswered(self) -> bool:
@@ -87,7 +91,16 @@ class ContactOutcome(StrEnum):
     @property
     def counts_as_conversation(self) -> bool:
         """For the post-conversation lockout and conversation caps."""
-        return self is ContactOutcome.CONVERSATION or self is ContactOutcome.INTERRUPTED
+        return self in (
+            ContactOutcome.CONVERSATION,
+            ContactOutcome.INTERRUPTED,
+            ContactOutcome.INBOUND_CONVERSATION,
+        )
+
+    @property
+    def placed_by_us(self) -> bool:
+        """A call the dialer placed that reached the network: what attempt caps may count."""
+        return self.reached_network and self is not ContactOutcome.INBOUND_CONVERSATION
 
     @property
     def reached_network(self) -> bool:

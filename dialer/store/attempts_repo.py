@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.domain.model import ContactOutcome, ContactRecord
+from dialer.store.inbound_repo import inbound_contacts, merged
 from dialer.store.records import AttemptInfo
 from dialer.store.tables import AbandonLedger, CallAttempt
 
@@ -31,7 +32,8 @@ def contact_outcome(outcome: str | None) -> ContactOutcome:
 async def contact_history(
     session: AsyncSession, case_ids: Iterable[int], since: datetime
 ) -> dict[int, tuple[ContactRecord, ...]]:
-    """Attempts dialed at or after `since`, per case, oldest first."""
+    """Attempts dialed at or after `since`, and conversations on inbound calls since then
+    (inbound_repo), per case, oldest first."""
     ids = list(case_ids)
     history: dict[int, list[ContactRecord]] = defaultdict(list)
     for start in range(0, len(ids), _IN_CHUNK):
@@ -48,7 +50,7 @@ async def contact_history(
         )
         for case_id, dialed_at, number, outcome in rows.tuples():
             history[case_id].append(ContactRecord(dialed_at, number, contact_outcome(outcome)))
-    return {case_id: tuple(records) for case_id, records in history.items()}
+    return merged(history, await inbound_contacts(session, ids, since))
 
 
 class AttemptRepository:

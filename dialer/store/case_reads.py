@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialer.domain.model import ContactRecord, NumberType, PhoneNumber
 from dialer.store.attempts_repo import contact_outcome
 from dialer.store.batches import among, chunks
+from dialer.store.inbound_repo import inbound_contacts, merged
 from dialer.store.tables import CallAttempt, CaseNumber
 
 
@@ -40,7 +41,8 @@ async def numbers_of(
 async def history_of(
     session: AsyncSession, ids: Sequence[int], since: datetime
 ) -> dict[int, tuple[ContactRecord, ...]]:
-    """Attempts dialed at or after `since`, per case, oldest first (compliance's input)."""
+    """Attempts dialed at or after `since` and inbound conversations since then, per case,
+    oldest first (compliance's input)."""
     found: dict[int, list[ContactRecord]] = {}
     for chunk in chunks(list(ids)):
         rows = await session.execute(
@@ -56,4 +58,4 @@ async def history_of(
         for case_id, at, number, outcome in rows.tuples():
             record = ContactRecord(at, number, contact_outcome(outcome))
             found.setdefault(case_id, []).append(record)
-    return {case_id: tuple(records) for case_id, records in found.items()}
+    return merged(found, await inbound_contacts(session, ids, since))

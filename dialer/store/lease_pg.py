@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialer.domain.model import ContactRecord, NumberType, PhoneNumber
 from dialer.store.attempts_repo import contact_outcome
 from dialer.store.crypto import keyring
+from dialer.store.inbound_repo import inbound_contacts, merged
 from dialer.store.lease_repo import LeasedCase
 from dialer.store.tables import READY_PREDICATE, utcnow
 
@@ -116,7 +117,7 @@ async def history_of(
     ):
         number = opener.open(sealed, "call_attempts.number_e164")
         found.setdefault(case_id, []).append(ContactRecord(at, number, contact_outcome(outcome)))
-    return {case_id: tuple(records) for case_id, records in found.items()}
+    return merged(found, await inbound_contacts(session, ids, since))  # a few rows: ORM
 
 
 def _leased(rows: Sequence[Any]) -> list[LeasedCase]:

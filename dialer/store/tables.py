@@ -97,6 +97,8 @@ READY_PREDICATE = (
     " AND debtor_unreachable = false"
 )
 FOLLOWUP_KINDS = ("callback", "promise", "broken_promise")
+# dialer.domain.inbound.InboundOutcome
+INBOUND_OUTCOMES = ("answered", "abandoned", "callback_requested", "voicemail_left", "unanswered")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -463,3 +465,40 @@ class Recording(Base):
     sealed: Mapped[bool] = mapped_column(Boolean, default=False)
     key_id: Mapped[str | None] = mapped_column(String(32))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class InboundCallRow(Base):
+    """A call a debtor (or an unknown caller) made to one of our numbers (0010). Not a
+    call attempt: no attempt cap counts it; bridged, it is a conversation for compliance
+    (attempts_repo.contact_history reads it). The caller's number is sealed with a blind
+    index, like every debtor number."""
+
+    __tablename__ = "inbound_calls"
+    __table_args__ = (
+        Index("ix_inbound_calls_campaign_arrived", "campaign_id", "arrived_at"),
+        Index("ix_inbound_calls_case_bridged", "case_id", "bridged_at"),
+        CheckConstraint(_in("outcome", INBOUND_OUTCOMES), name="outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    # null when the caller withheld their number
+    number_e164: Mapped[str | None] = mapped_column(Sealed("inbound_calls.number_e164"))
+    number_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    # No cascade: the record outlives the case, like attempts. Null: an unknown caller.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    other_case_refs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    collector_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collectors.id", ondelete="SET NULL")
+    )
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    bridged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    wait_seconds: Mapped[float] = mapped_column(Float)
+    talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    outcome: Mapped[str] = mapped_column(String(24))
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the one booked
+    voicemail_path: Mapped[str | None] = mapped_column(String(500))

@@ -10,9 +10,18 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from dialer.domain.events import CallAnswered, CallFailed, CallHungUp, CallInviteSent, CallRinging
+from dialer.domain.events import (
+    CallAnswered,
+    CallFailed,
+    CallHungUp,
+    CallInviteSent,
+    CallRinging,
+    InboundCallerChose,
+)
 
-TrunkEvent = CallInviteSent | CallRinging | CallAnswered | CallFailed | CallHungUp
+TrunkEvent = (
+    CallInviteSent | CallRinging | CallAnswered | CallFailed | CallHungUp | InboundCallerChose
+)
 
 
 class Trunk(Protocol):
@@ -36,6 +45,12 @@ class Trunk(Protocol):
 
     async def play_safe_harbor(self, call_id: str) -> None:
         """Play the safe-harbor message to the debtor, then hang up."""
+
+    async def queue_inbound(self, call_id: str) -> None:
+        """Answer an inbound call and play the queue message, then hold audio."""
+
+    async def offer_callback(self, call_id: str) -> None:
+        """Play the callback offer to an inbound caller; `InboundCallerChose` follows."""
 
     async def collector_login(self, collector_id: str, address: str | None) -> None:
         """Bring up the collector's nailed-up leg (no-op for simulated collectors)."""

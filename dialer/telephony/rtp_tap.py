@@ -27,3 +27,20 @@ class RtpTap(Protocol):
 # The trunk asks this for each debtor leg the 200 OK brings up: the engine's call id in,
 # a tap for that call (or None: not tapped) out.
 TapFactory = Callable[[str], RtpTap | None]
+
+
+class ReceivedTap:
+    """A tap that hands what the far end sends to one function (a DTMF reader, a caller's
+    voicemail), and ignores what we send."""
+
+    def __init__(self, on_packet: Callable[[bytes], None]) -> None:
+        self._on_packet = on_packet
+
+    def received(self, packet: bytes, now: float) -> None:
+        self._on_packet(packet)
+
+    def sent(self, packet: bytes, now: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -113,6 +113,12 @@ class SimulatedTrunk:
     async def play_safe_harbor(self, call_id: str) -> None:
         self._emit_later(call_id, SAFE_HARBOR_SECONDS, CallHungUp(call_id))
 
+    async def queue_inbound(self, call_id: str) -> None:
+        return None  # no simulated callers: nothing calls in on this trunk
+
+    async def offer_callback(self, call_id: str) -> None:
+        return None
+
     async def collector_login(self, collector_id: str, address: str | None) -> None:
         return None
 

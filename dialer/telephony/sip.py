@@ -35,11 +35,13 @@ from dialer.domain.events import (
     CallRinging,
 )
 from dialer.telephony.port import TrunkEvent
-from dialer.telephony.rtp_forwarder import RtpForwarder, RtpPortPool
+from dialer.telephony.rtp_forwarder import RtpEndpoint, RtpForwarder, RtpPortPool
 from dialer.telephony.rtp_player import RtpPlayer, pcmu_frames
 from dialer.telephony.rtp_tap import TapFactory
 from dialer.telephony.sip_auth import DigestCredentials
 from dialer.telephony.sip_health import SipHealth, watch_trunk
+from dialer.telephony.sip_inbound import InboundHooks
+from dialer.telephony.sip_inbound_side import InboundSide
 from dialer.telephony.sip_leg import LegFactory, LegKind, LegState, SipLeg
 from dialer.telephony.sip_log import DEBUG, ERROR, INFO, WARNING, event, log, mask_phone
 from dialer.telephony.sip_message import SipMessage, uri_host_port
@@ -71,10 +73,13 @@ class SipTrunk:
         on_collector_leg_lost: Callable[[str], None] | None = None,
         on_health: Callable[[bool, str | None], None] | None = None,
         tap_factory: TapFactory | None = None,
+        inbound: InboundHooks | None = None,
     ) -> None:
         self.settings = settings
         # asked for a tap on each answered debtor leg (call recording: dialer.media)
         self._tap_factory = tap_factory
+        self._inbound_hooks = inbound  # None: callers' INVITEs get 486 (sip_inbound)
+        self._inbound: InboundSide | None = None
         self._stats = SipTrunkStats()
         self._on_collector_leg_lost = on_collector_leg_lost
         self._on_health = on_health
@@ -150,18 +155,33 @@ class SipTrunk:
             self._tasks.append(loop.create_task(self._registration.run(), name="sip-register"))
         self._health = self._watch(self._ua)
         self._tasks.append(loop.create_task(self._health.run(), name="sip-watch"))
+        if self._inbound_hooks is not None:
+            self._inbound = await InboundSide.open(
+                self._inbound_hooks,
+                s,
+                self._ua,
+                self._legs,
+                open_rtp=self._open_rtp,
+                add_call=self._add_inbound,
+                release=self._release,
+                emit=self._emit,
+            )
         event(log, "sip.started", INFO, local=f"{self._ip}:{self._port}", server=str(self._server))
 
     async def stop(self) -> None:
         ua = self._ua
         if ua is None:
             return
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Cancelled again until done: on Python 3.11 a cancel that lands as an inner
+        # wait_for completes is swallowed, and the task's loop would run on.
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
         self._tasks.clear()
         for leg in [*self._calls.values(), *self._collectors.values()]:
-            ua.hangup(leg)  # CANCEL if ringing, BYE if up, dropped if still queued
+            self._hang_up(ua, leg)  # CANCEL if ringing, BYE if up, dropped if still queued
         if self._registration is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._registration.unregister(), STOP_GRACE)
@@ -171,6 +191,9 @@ class SipTrunk:
             await asyncio.sleep(0.02)
         for leg in list(ua.legs.values()):
             ua.abandon(leg)
+        if self._inbound is not None:
+            await self._inbound.close()  # voicemails still being written land first
+            self._inbound = None
         ua.close()
         self._forwarder.close()
         if self._transport is not None:
@@ -233,10 +256,28 @@ class SipTrunk:
     async def hangup(self, call_id: str) -> None:
         leg = self._calls.get(call_id)
         if leg is not None and self._ua is not None:
-            self._ua.hangup(leg)
+            self._hang_up(self._ua, leg)
+
+    def _hang_up(self, ua: SipUserAgent, leg: SipLeg) -> None:
+        if not (leg.inbound and self._inbound is not None and self._inbound.hang_up(leg)):
+            ua.hangup(leg)
+
+    async def queue_inbound(self, call_id: str) -> None:
+        """Answer an inbound call and play the queue message, then hold audio."""
+        leg = self._calls.get(call_id)
+        if leg is not None and leg.inbound and self._inbound is not None:
+            self._inbound.queue(leg)
+
+    async def offer_callback(self, call_id: str) -> None:
+        """Play the callback offer; the caller's key comes back as `InboundCallerChose`."""
+        leg = self._calls.get(call_id)
+        if leg is not None and leg.inbound and self._inbound is not None:
+            self._inbound.offer(leg)
 
     async def bridge(self, call_id: str, collector_id: str) -> None:
         leg = self._calls.get(call_id)
+        if leg is not None and leg.inbound and self._inbound is not None:
+            self._inbound.bridging(leg)  # answers a caller still ringing
         if leg is None or leg.state is not LegState.CONFIRMED or leg.rtp is None:
             event(
                 log, "sip.bridge_gone", INFO, call=call_id
@@ -490,6 +531,18 @@ class SipTrunk:
                     self._emit(CallInviteSent(leg.key))  # the ring timeout starts now
                     self._ua.loop.call_later(4 * self.settings.timer_t1, self._check_heard, leg)
 
+    async def _open_rtp(self) -> RtpEndpoint | None:
+        assert self._rtp is not None
+        try:
+            return await self._rtp.open()
+        except OSError:
+            event(log, "sip.rtp_ports_exhausted", ERROR, range=str(self.settings.rtp_port_range))
+            return None
+
+    def _add_inbound(self, leg: SipLeg) -> None:
+        self._calls[leg.key] = leg
+        self._require().add(leg)
+
     async def _new_leg(
         self, key: str, kind: LegKind, uri: str, hop: Address, ring_timeout: float
     ) -> SipLeg | None:
@@ -502,6 +555,8 @@ class SipTrunk:
         return self._legs.make(key, kind, uri, hop, ring_timeout, rtp)
 
     def _release(self, leg: SipLeg) -> None:
+        if leg.inbound and self._inbound is not None:
+            self._inbound.released(leg)
         if leg.kind is LegKind.DEBTOR:
             if self._calls.get(leg.key) is leg:
                 del self._calls[leg.key]

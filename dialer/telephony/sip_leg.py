@@ -64,6 +64,8 @@ class SipLeg:
     rtp: RtpEndpoint | None = None
     identity: tuple[tuple[str, str], ...] = ()  # P-Asserted-Identity, Remote-Party-ID
     label: str = ""  # what logs may show (a masked number, a collector id)
+    inbound: bool = False  # the caller called us (sip_inbound): we are the UAS
+    telephone_events: tuple[int, ...] = ()  # payload types the caller's SDP gave DTMF
     state: LegState = LegState.QUEUED
     invite_cseq: int = 1
     local_cseq: int = 1

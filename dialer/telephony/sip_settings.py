@@ -61,6 +61,11 @@ with warnings.catch_warnings():
             default_factory=dict, description="collector id -> SIP URI or number of their phone"
         )
         safe_harbor_file: Path = DEFAULT_SAFE_HARBOR
+        # Inbound calls (sip_inbound_media): how long the callback offer waits for a key
+        # after its prompt, where callers' voicemails go, and their longest.
+        inbound_offer_timeout: float = Field(default=10.0, ge=1, le=120)
+        voicemail_dir: Path = Path("var/voicemail")
+        voicemail_max_seconds: float = Field(default=120.0, ge=5, le=900)
         timer_t1: float = Field(default=0.5, gt=0, le=5, description="RFC 3261 T1 (RTT estimate)")
         user_agent: str = "dialer"
         # Dead calls (sip_liveness): no RTP for this long from a far end that sends media,

@@ -1,5 +1,8 @@
 """The user agent: drives outbound legs through INVITE, ringing, answer, CANCEL and BYE.
 
+Dialog-creating INVITEs from callers, their CANCEL and ACK, and INFO on their legs go to
+`inbound` (sip_inbound) when the trunk takes inbound calls; without it they get 486.
+
 Everything runs in the event loop: responses and requests arrive from the datagram
 endpoint, timers are loop timers. Each leg reports to a `LegListener` (the trunk), which
 turns the reports into domain events.
@@ -33,6 +36,21 @@ class LegListener(Protocol):
         """An answered leg ended (their BYE, or ours)."""
 
 
+class InboundRequests(Protocol):
+    """Who takes callers' requests (sip_inbound.InboundCalls)."""
+
+    def invite(self, request: SipMessage, source: Address) -> None: ...
+
+    def cancel(self, request: SipMessage, source: Address) -> bool:
+        """False: it cancels nothing of ours (481)."""
+
+    def ack(self, request: SipMessage) -> bool:
+        """False: not the ACK of one of our final responses."""
+
+    def info(self, leg: SipLeg, request: SipMessage) -> None:
+        """An INFO in an inbound dialog (a key the caller pressed), already answered."""
+
+
 class SipUserAgent:
     def __init__(
         self,
@@ -52,6 +70,7 @@ class SipUserAgent:
         self.legs: dict[str, SipLeg] = {}  # by SIP Call-ID
         self._ended: dict[str, SipLeg] = {}  # recently ended, for retransmissions
         self._reinvite_ok: dict[str, asyncio.TimerHandle] = {}
+        self.inbound: InboundRequests | None = None
         self.invites_sent = 0
         self.first_invite_at = 0.0  # loop time of the first and latest INVITE to a debtor
         self.last_invite_at = 0.0
@@ -273,6 +292,8 @@ class SipUserAgent:
             handle = self._reinvite_ok.pop(request.call_id, None)
             if handle is not None:
                 handle.cancel()
+            if self.inbound is not None and self.inbound.ack(request):
+                return
             if leg is not None and in_dialog and leg.offer_in_200:
                 leg.offer_in_200 = False  # the ACK carries the answer to our offer
                 media = remote_media(request)
@@ -292,6 +313,8 @@ class SipUserAgent:
                 self._reinvite(leg, request, source)
             elif request.to_tag:
                 self._reply(request, source, 481)
+            elif self.inbound is not None:
+                self.inbound.invite(request, source)
             else:  # no inbound calls on this trunk
                 self._reply(request, source, 486, to_tag=new_tag())
         elif method == "OPTIONS":
@@ -299,8 +322,11 @@ class SipUserAgent:
             self._reply(request, source, 200, to_tag=new_tag(), extra=extra)
         elif method == "INFO":
             self._reply(request, source, 200 if in_dialog else 481)
+            if leg is not None and in_dialog and leg.inbound and self.inbound is not None:
+                self.inbound.info(leg, request)
         elif method == "CANCEL":
-            self._reply(request, source, 481)
+            if self.inbound is None or not self.inbound.cancel(request, source):
+                self._reply(request, source, 481)
         else:
             self._reply(request, source, 405, extra=[("Allow", ALLOW)])
 
@@ -344,6 +370,10 @@ class SipUserAgent:
         self._reinvite_ok[call_id] = self.loop.call_later(interval, again)
 
     # -- bookkeeping -----------------------------------------------------------------------
+    def end(self, leg: SipLeg) -> None:
+        """Forget a leg that ended without a BYE (an inbound call refused or cancelled)."""
+        self._terminate(leg)
+
     def _fail(self, leg: SipLeg, code: int, local: bool) -> None:
         if leg.state is LegState.TERMINATED:
             return

@@ -126,13 +126,20 @@ def naive_reasons(
         if not p.calling_hours.start <= local.time() < p.calling_hours.end:
             out.add("outside_calling_hours")
         cap = p.attempts.per_debt
-        if cap and sum(age(r) < cap.window_days for r in past) >= cap.max_attempts:
+        # the debtor calling us back is no attempt (Reg F counts calls the collector places)
+        placed = [r for r in past if r.outcome is not ContactOutcome.INBOUND_CONVERSATION]
+        if cap and sum(age(r) < cap.window_days for r in placed) >= cap.max_attempts:
             out.add("attempt_cap")
         days = p.lockouts.post_conversation_days
         talks = [
             r
             for r in past
-            if r.outcome in (ContactOutcome.CONVERSATION, ContactOutcome.INTERRUPTED)
+            if r.outcome
+            in (
+                ContactOutcome.CONVERSATION,
+                ContactOutcome.INTERRUPTED,
+                ContactOutcome.INBOUND_CONVERSATION,
+            )
         ]
         if days and any(age(r) < days for r in talks):
             out.add("post_conversation_lockout")

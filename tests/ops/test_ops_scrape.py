@@ -22,7 +22,12 @@ from dialer import __version__
 from dialer.compliance.rules import Reason
 from dialer.domain.agents import CollectorState
 from dialer.domain.calls import CallOutcome
-from dialer.metrics import HOPPER_EMPTY_REASONS
+from dialer.metrics import (
+    HOPPER_EMPTY_REASONS,
+    INBOUND_OUTCOMES,
+    RECORDING_DROP_REASONS,
+    RECORDING_FAILURE_REASONS,
+)
 from dialer.metrics.catalogue import catalogue
 from dialer.store.db import create_engine
 from dialer.store.tables import CaseNumber
@@ -41,11 +46,13 @@ CALL_STATES = {"dialing", "ringing", "answered", "bridged", "abandoned"}
 LABEL_VALUES: dict[str, set[str]] = {
     "campaign": {"c1"},
     "state": CALL_STATES | {s.value for s in CollectorState},
-    "outcome": {o.value for o in CallOutcome},
+    "outcome": {o.value for o in CallOutcome} | set(INBOUND_OUTCOMES),
     "reason": set(HOPPER_EMPTY_REASONS)
     | {r.value for r in Reason}
     | {"unknown", "store_unavailable"}
-    | {"disconnected", "phone_lost"},  # dialer_collector_presence_lost_total
+    | {"disconnected", "phone_lost"}  # dialer_collector_presence_lost_total
+    | set(RECORDING_FAILURE_REASONS)
+    | set(RECORDING_DROP_REASONS),
     "command": {"originate", "bridge", "play", "cancel", "hangup"},
     "trunk": {"sip", "simulated"},  # the trunk's kind: one per daemon
     "version": {__version__},
