@@ -14,12 +14,18 @@ clip analysed as the pool does: `streams_per_core_to_verdict` up to the verdict 
 VAD, cadence), `streams_per_core` up to the end (after a machine verdict also the beep
 detector, until its greeting ends). One core keeps up with that many real-time streams.
 Thread scaling: the same work on 1 and on 2 worker threads (wall time), showing whether
-the VAD releases the GIL. The machine is shared: expect +-30%.
+the VAD releases the GIL. Live: N calls through `AmdPool` (2 workers) in real time, one
+20 ms packet per call per tick, each finished call replaced by the next clip: event-loop
+lag per tick, CPU, decisions and drops, against the same ticks with no AMD (the baseline).
+GIL probe: the loop's tick lag alone, beside 2 busy AMD threads in the same process, and
+beside the same 2 threads in a child process (same CPU contention, no shared GIL).
+The machine is shared: expect +-30%.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import sys
@@ -36,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 import corpus  # noqa: E402
 
-from dialer.media.amd_settings import AmdSettings  # noqa: E402
+from dialer.media.amd_pool import AmdPool, AmdSession  # noqa: E402
+from dialer.media.amd_settings import AmdPoolSettings, AmdSettings  # noqa: E402
 from dialer.media.amd_stream import AmdStream, GreetingEndCause  # noqa: E402
 from dialer.media.vad import Vad, VadKind, make_vad  # noqa: E402
 
@@ -117,6 +124,114 @@ def thread_scaling(kind: VadKind, clips: list[corpus.Clip]) -> dict[str, float]:
     return timings
 
 
+async def live(
+    clips: list[corpus.Clip], streams: int, seconds: float, with_pool: bool
+) -> dict[str, float]:
+    """`streams` calls fed one 20 ms packet each per 20 ms tick, in real time, through the
+    pool (each finished call replaced by the next clip); event-loop lag per tick. Without
+    the pool: the same ticks feeding nothing (the baseline)."""
+    settings = AmdSettings(enabled=True)
+    pool = AmdPool(AmdPoolSettings(workers=2)) if with_pool else None
+    if pool is not None:
+        pool.prewarm(settings, streams)
+        await asyncio.to_thread(pool.drain, 120.0)
+    loop = asyncio.get_running_loop()
+    next_clip = 0
+    slots: list[tuple[corpus.Clip, int, AmdSession | None]] = []
+    for _ in range(streams):
+        clip = clips[next_clip % len(clips)]
+        next_clip += 1
+        slots.append((clip, 0, pool.open(clip.ident, settings) if pool else None))
+    lags: list[float] = []
+    cpu, start, tick = time.process_time(), loop.time(), 0
+    while loop.time() - start < seconds:
+        target = start + tick * 0.020
+        delay = target - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)  # a benchmark paced like RTP, not a test
+        lags.append(max(0.0, loop.time() - target))
+        tick += 1
+        for i, (clip, offset, session) in enumerate(slots):
+            if session is None:
+                continue
+            if session.done or offset >= len(clip.ulaw):
+                session.close()
+                clip, offset = clips[next_clip % len(clips)], 0
+                next_clip += 1
+                session = pool.open(clip.ident, settings) if pool else None
+            if session is not None:
+                session.feed(clip.ulaw[offset : offset + PACKET])
+            slots[i] = (clip, offset + PACKET, session)
+    cpu = time.process_time() - cpu
+    result = {
+        "streams": float(streams),
+        "lag_p50_ms": 1000 * _p(lags, 0.5),
+        "lag_p99_ms": 1000 * _p(lags, 0.99),
+        "cores_used": cpu / seconds,
+    }
+    if pool is not None:
+        result["decisions"] = float(sum(pool.stats.verdicts.values()))
+        result["dropped"] = float(pool.stats.dropped)
+        pool.close()
+    return result
+
+
+def _busy_analysis(clips: list[corpus.Clip], seconds: float, threads: int) -> None:
+    """Analyse clips back to back on `threads` threads for `seconds` (CPU-bound load)."""
+    settings = AmdSettings(enabled=True)
+    stop = time.monotonic() + seconds
+
+    def work(offset: int) -> None:
+        vad = make_vad(settings.vad_options())
+        i = offset
+        while time.monotonic() < stop:
+            analyse(clips[i % len(clips)], vad, settings)
+            i += 1
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+
+async def _ticker_lag(seconds: float) -> list[float]:
+    loop = asyncio.get_running_loop()
+    lags: list[float] = []
+    start, tick = loop.time(), 0
+    while loop.time() - start < seconds:
+        target = start + tick * 0.020
+        delay = target - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        lags.append(max(0.0, loop.time() - target))
+        tick += 1
+    return lags
+
+
+def gil_probe(clips: list[corpus.Clip], seconds: float) -> dict[str, dict[str, float]]:
+    """An event loop's 20 ms ticks: alone; while 2 AMD threads of the same process run
+    (sharing its GIL); while the same 2 threads run in a child process (same CPU
+    contention, no shared GIL). The gap between the last two is what the GIL costs."""
+    import multiprocessing
+
+    def lag_of(lags: list[float]) -> dict[str, float]:
+        return {"lag_p50_ms": 1000 * _p(lags, 0.5), "lag_p99_ms": 1000 * _p(lags, 0.99)}
+
+    out = {"alone": lag_of(asyncio.run(_ticker_lag(seconds)))}
+    worker = threading.Thread(target=_busy_analysis, args=(clips, seconds + 1, 2))
+    worker.start()
+    out["threads_in_process"] = lag_of(asyncio.run(_ticker_lag(seconds)))
+    worker.join()
+    child = multiprocessing.get_context("fork").Process(
+        target=_busy_analysis, args=(clips, seconds + 1, 2)
+    )
+    child.start()
+    out["child_process"] = lag_of(asyncio.run(_ticker_lag(seconds)))
+    child.join()
+    return out
+
+
 def _accuracy(results: list[Result]) -> float:
     return sum(r.verdict == r.clip.label for r in results) / len(results) if results else 0.0
 
@@ -186,6 +301,8 @@ def main() -> None:
     parser.add_argument("--hard", type=int, default=10, help="clips per hard subset/engine")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scaling-clips", type=int, default=60)
+    parser.add_argument("--live", type=int, nargs="*", default=[50, 100, 200])
+    parser.add_argument("--live-seconds", type=float, default=10.0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     missing = corpus.missing_engines()
@@ -207,6 +324,13 @@ def main() -> None:
         print(f"{kind}: done", file=sys.stderr)
     main_clips = [c for c in clips if c.subset == "main"][: args.scaling_clips]
     report["threads"] = {kind: thread_scaling(kind, main_clips) for kind in ("silero", "webrtc")}
+    all_main = [c for c in clips if c.subset == "main"]
+    report["gil"] = gil_probe(all_main[:60], args.live_seconds)
+    print("gil probe: done", file=sys.stderr)
+    report["live"] = [asyncio.run(live(all_main, 0, args.live_seconds, False))]
+    for streams in args.live:
+        report["live"].append(asyncio.run(live(all_main, streams, args.live_seconds, True)))
+        print(f"live {streams}: done", file=sys.stderr)
     print_report(report)
     if args.out:
         args.out.write_text(json.dumps(report, indent=2))
@@ -236,6 +360,20 @@ def print_report(report: dict[str, Any]) -> None:
     print("|---|" + "---|" * len(KINDS))
     for key in keys:
         print(f"| {key} | {' | '.join(str(vad[k][key]) for k in KINDS)} |")
+    print(
+        "\n| live calls (pool, 2 workers) | loop lag p50 ms | p99 ms | cores | decided | dropped |"
+    )
+    print("|---|---|---|---|---|---|")
+    for row in report["live"]:
+        print(
+            f"| {int(row['streams']) or 'none (baseline)'} | {row['lag_p50_ms']:.2f} | "
+            f"{row['lag_p99_ms']:.2f} | {row['cores_used']:.2f} | "
+            f"{int(row.get('decisions', 0))} | {int(row.get('dropped', 0))} |"
+        )
+    print("\n| event loop ticking while AMD runs (2 threads) | lag p50 ms | p99 ms |")
+    print("|---|---|---|")
+    for name, row in report["gil"].items():
+        print(f"| {name} | {row['lag_p50_ms']:.2f} | {row['lag_p99_ms']:.2f} |")
     for kind, t in report["threads"].items():
         print(
             f"\n{kind} threads: 1 thread {t['1_thread_seconds']:.2f} s, 2 threads "

@@ -112,6 +112,11 @@ class AmdSession:
         self._greeting_end: asyncio.Future[GreetingEnd] = loop.create_future()
 
     @property
+    def done(self) -> bool:
+        """Both answers are in (the greeting end comes with or after the verdict)."""
+        return self._verdict.done() and self._greeting_end.done()
+
+    @property
     def fed_seconds(self) -> float:
         """Audio fed so far (seconds from the answer)."""
         return self._fed_bytes / SAMPLE_RATE

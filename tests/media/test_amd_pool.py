@@ -60,6 +60,7 @@ async def test_the_pool_gives_the_verdict_and_greeting_end_of_the_inline_stream(
     pool = AmdPool(AmdPoolSettings(workers=2, max_backlog_seconds=30))
     try:
         sessions = {clip.ident: pool.open(clip.ident, SETTINGS) for clip in (machine, human)}
+        assert not any(s.done for s in sessions.values())
         for clip in (machine, human):
             for packet in packets(clip):
                 sessions[clip.ident].feed(packet)
@@ -68,6 +69,7 @@ async def test_the_pool_gives_the_verdict_and_greeting_end_of_the_inline_stream(
             ident: (await s.verdict(timeout=WAIT), await s.greeting_end(timeout=WAIT))
             for ident, s in sessions.items()
         }
+        assert all(s.done for s in sessions.values())
     finally:
         pool.close()
     for clip in (machine, human):
