@@ -57,8 +57,9 @@ class AmdPoolStats:
 class _Detectors:
     """Built detectors waiting for their next session, per options (thread-safe)."""
 
-    def __init__(self, factory: VadFactory) -> None:
+    def __init__(self, factory: VadFactory, keep: int) -> None:
         self._factory = factory
+        self._keep = keep  # most idle detectors kept, all options together
         self._idle: dict[VadOptions, list[Vad]] = {}
         self._lock = threading.Lock()
 
@@ -70,18 +71,21 @@ class _Detectors:
         return self._factory(options)
 
     def build(self, options: VadOptions) -> None:
-        vad = self._factory(options)
-        with self._lock:
-            self._idle.setdefault(options, []).append(vad)
+        self._keep_idle(options, self._factory(options))
 
-    def idle(self, options: VadOptions) -> int:
+    def idle(self) -> int:
         with self._lock:
-            return len(self._idle.get(options, ()))
+            return sum(len(v) for v in self._idle.values())
 
     def give_back(self, options: VadOptions, vad: Vad) -> None:
         vad.reset()
+        self._keep_idle(options, vad)
+
+    def _keep_idle(self, options: VadOptions, vad: Vad) -> None:
         with self._lock:
-            self._idle.setdefault(options, []).append(vad)
+            if sum(len(v) for v in self._idle.values()) < self._keep:
+                self._idle.setdefault(options, []).append(vad)
+        # else: dropped here; its memory goes with the last reference
 
 
 class AmdSession:
@@ -265,7 +269,7 @@ class AmdPool:
         self.settings = settings or AmdPoolSettings()
         self.stats = AmdPoolStats()
         self.failures = 0
-        self.detectors = _Detectors(vad_factory)
+        self.detectors = _Detectors(vad_factory, self.settings.idle_detectors)
         self._on_decision = on_decision
         self._executor = ThreadPoolExecutor(
             max_workers=self.settings.workers, thread_name_prefix="amd"

@@ -185,3 +185,29 @@ async def test_detectors_are_built_in_the_workers_and_reused() -> None:
     finally:
         pool.close()
     assert len(built) == 1 and built[0].startswith("amd")
+
+
+async def test_idle_detectors_beyond_the_setting_are_let_go() -> None:
+    built: list[Vad] = []
+
+    def factory(options: VadOptions) -> Vad:
+        vad = make_vad(VadOptions(kind="energy"))
+        built.append(vad)
+        return vad
+
+    pool = AmdPool(AmdPoolSettings(workers=2, idle_detectors=2), vad_factory=factory)
+    silence = b"\xff" * PACKET * 150
+    try:
+        sessions = [pool.open(f"call-{n}", SETTINGS) for n in range(5)]
+        for session in sessions:  # five calls under analysis at once: five detectors
+            session.feed(b"\xff" * PACKET)
+        assert await asyncio.to_thread(pool.drain, WAIT)
+        for session in sessions:
+            session.feed(silence[: PACKET * 20])
+        for session in sessions:
+            session.close()
+        assert await asyncio.to_thread(pool.drain, WAIT)
+    finally:
+        pool.close()
+    assert len(built) == 5
+    assert pool.detectors.idle() == 2
