@@ -213,6 +213,7 @@ class AmdSession:
         try:
             self._drain()
         except Exception as exc:  # a broken detector: the call goes on as notsure
+            # `_scheduled` stays set, so the failed detector is never handed to a new call.
             self._finished = True
             self._loop.call_soon_threadsafe(self._failed, exc)
         finally:
@@ -245,6 +246,7 @@ class AmdSession:
             vad, idle = self._vad, self._finished and not self._scheduled
             if idle:
                 self._vad = None
+                self._stream = None  # it holds the detector, which the next call gets
         if idle and vad is not None:
             self._pool.detectors.give_back(self._settings.vad_options(), vad)
 

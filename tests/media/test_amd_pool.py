@@ -161,6 +161,9 @@ async def test_a_failing_detector_gives_notsure_and_is_counted() -> None:
         verdict = await session.verdict(timeout=WAIT)
         assert (verdict.verdict, verdict.cause) == (AmdVerdict.NOTSURE, AmdCause.DROPPED)
         assert pool.failures == 1
+        session.close()
+        assert await asyncio.to_thread(pool.drain, WAIT)
+        assert pool.detectors.idle() == 0  # the failed detector is not handed to a new call
     finally:
         pool.close()
 
