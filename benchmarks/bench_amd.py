@@ -17,8 +17,10 @@ Thread scaling: the same work on 1 and on 2 worker threads (wall time), showing 
 the VAD releases the GIL. Live: N calls through `AmdPool` (2 workers) in real time, one
 20 ms packet per call per tick, each finished call replaced by the next clip: event-loop
 lag per tick, CPU, decisions and drops, against the same ticks with no AMD (the baseline).
-GIL probe: the loop's tick lag alone, beside 2 busy AMD threads in the same process, and
-beside the same 2 threads in a child process (same CPU contention, no shared GIL).
+Timing variants: silero with a few alternative timings on the same clips (what each buys on
+one subset, costs on another). GIL probe: the loop's tick lag alone, beside 2 busy AMD
+threads in the same process, and beside the same 2 threads in a child process (same CPU
+contention, no shared GIL).
 The machine is shared: expect +-30%.
 """
 
@@ -94,8 +96,19 @@ def analyse(clip: corpus.Clip, vad: Vad, settings: AmdSettings) -> Result:
     )
 
 
-def run_kind(kind: VadKind, clips: list[corpus.Clip]) -> list[Result]:
-    settings = AmdSettings(enabled=True, vad=kind)
+# Timings an operator might try instead of the defaults (silero), each measured on the
+# same clips: what each buys on one subset and costs on another.
+VARIANTS: dict[str, dict[str, float]] = {
+    "greeting 2.5 s": {"greeting": 2.5},
+    "after-greeting silence 0.6 s": {"after_greeting_silence": 0.6},
+    "maximum words 5": {"maximum_words": 5},
+}
+
+
+def run_kind(
+    kind: VadKind, clips: list[corpus.Clip], timings: dict[str, float] | None = None
+) -> list[Result]:
+    settings = AmdSettings.model_validate({"enabled": True, "vad": kind, **(timings or {})})
     vad = make_vad(settings.vad_options())
     assert vad.name == kind, f"{kind} did not load (got {vad.name})"
     return [analyse(clip, vad, settings) for clip in clips]
@@ -322,6 +335,9 @@ def main() -> None:
     for kind in KINDS:
         report["vad"][kind] = summarise(run_kind(kind, clips))
         print(f"{kind}: done", file=sys.stderr)
+    report["variants"] = {
+        name: summarise(run_kind("silero", clips, timings)) for name, timings in VARIANTS.items()
+    }
     main_clips = [c for c in clips if c.subset == "main"][: args.scaling_clips]
     report["threads"] = {kind: thread_scaling(kind, main_clips) for kind in ("silero", "webrtc")}
     all_main = [c for c in clips if c.subset == "main"]
@@ -369,6 +385,15 @@ def print_report(report: dict[str, Any]) -> None:
             f"| {int(row['streams']) or 'none (baseline)'} | {row['lag_p50_ms']:.2f} | "
             f"{row['lag_p99_ms']:.2f} | {row['cores_used']:.2f} | "
             f"{int(row.get('decisions', 0))} | {int(row.get('dropped', 0))} |"
+        )
+    variants = {"defaults": vad["silero"], **report["variants"]}
+    print("\n| silero, timings | main | humans p50 s | long_answer | short_greeting |")
+    print("|---|---|---|---|---|")
+    for name, row in variants.items():
+        acc = row["accuracy"]
+        print(
+            f"| {name} | {acc['main']:.3f} | {row['human_latency_p50']} | "
+            f"{acc['long_answer']:.3f} | {acc['short_greeting']:.3f} |"
         )
     print("\n| event loop ticking while AMD runs (2 threads) | lag p50 ms | p99 ms |")
     print("|---|---|---|")
