@@ -57,8 +57,9 @@ class AmdPoolStats:
 class _Detectors:
     """Built detectors waiting for their next session, per options (thread-safe)."""
 
-    def __init__(self, factory: VadFactory) -> None:
+    def __init__(self, factory: VadFactory, keep: int) -> None:
         self._factory = factory
+        self._keep = keep  # most idle detectors kept, all options together
         self._idle: dict[VadOptions, list[Vad]] = {}
         self._lock = threading.Lock()
 
@@ -70,18 +71,21 @@ class _Detectors:
         return self._factory(options)
 
     def build(self, options: VadOptions) -> None:
-        vad = self._factory(options)
-        with self._lock:
-            self._idle.setdefault(options, []).append(vad)
+        self._keep_idle(options, self._factory(options))
 
-    def idle(self, options: VadOptions) -> int:
+    def idle(self) -> int:
         with self._lock:
-            return len(self._idle.get(options, ()))
+            return sum(len(v) for v in self._idle.values())
 
     def give_back(self, options: VadOptions, vad: Vad) -> None:
         vad.reset()
+        self._keep_idle(options, vad)
+
+    def _keep_idle(self, options: VadOptions, vad: Vad) -> None:
         with self._lock:
-            self._idle.setdefault(options, []).append(vad)
+            if sum(len(v) for v in self._idle.values()) < self._keep:
+                self._idle.setdefault(options, []).append(vad)
+        # else: dropped here; its memory goes with the last reference
 
 
 class AmdSession:
@@ -110,6 +114,11 @@ class AmdSession:
         self._vad: Vad | None = None
         self._verdict: asyncio.Future[AmdDecision] = loop.create_future()
         self._greeting_end: asyncio.Future[GreetingEnd] = loop.create_future()
+
+    @property
+    def done(self) -> bool:
+        """Both answers are in (the greeting end comes with or after the verdict)."""
+        return self._verdict.done() and self._greeting_end.done()
 
     @property
     def fed_seconds(self) -> float:
@@ -204,6 +213,7 @@ class AmdSession:
         try:
             self._drain()
         except Exception as exc:  # a broken detector: the call goes on as notsure
+            # `_scheduled` stays set, so the failed detector is never handed to a new call.
             self._finished = True
             self._loop.call_soon_threadsafe(self._failed, exc)
         finally:
@@ -236,6 +246,7 @@ class AmdSession:
             vad, idle = self._vad, self._finished and not self._scheduled
             if idle:
                 self._vad = None
+                self._stream = None  # it holds the detector, which the next call gets
         if idle and vad is not None:
             self._pool.detectors.give_back(self._settings.vad_options(), vad)
 
@@ -260,7 +271,7 @@ class AmdPool:
         self.settings = settings or AmdPoolSettings()
         self.stats = AmdPoolStats()
         self.failures = 0
-        self.detectors = _Detectors(vad_factory)
+        self.detectors = _Detectors(vad_factory, self.settings.idle_detectors)
         self._on_decision = on_decision
         self._executor = ThreadPoolExecutor(
             max_workers=self.settings.workers, thread_name_prefix="amd"

@@ -94,3 +94,9 @@ class AmdPoolSettings(BaseModel):
         description="audio a call may have waiting for a worker; beyond it the call's "
         "analysis is dropped (verdict notsure) rather than delay it further",
     )
+    idle_detectors: int = Field(
+        default=32,
+        ge=0,
+        description="built detectors kept for the next calls; a silero detector holds "
+        "about 10 MB, one per call under analysis, so a burst's extra ones are let go",
+    )

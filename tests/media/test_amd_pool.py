@@ -60,6 +60,7 @@ async def test_the_pool_gives_the_verdict_and_greeting_end_of_the_inline_stream(
     pool = AmdPool(AmdPoolSettings(workers=2, max_backlog_seconds=30))
     try:
         sessions = {clip.ident: pool.open(clip.ident, SETTINGS) for clip in (machine, human)}
+        assert not any(s.done for s in sessions.values())
         for clip in (machine, human):
             for packet in packets(clip):
                 sessions[clip.ident].feed(packet)
@@ -68,6 +69,7 @@ async def test_the_pool_gives_the_verdict_and_greeting_end_of_the_inline_stream(
             ident: (await s.verdict(timeout=WAIT), await s.greeting_end(timeout=WAIT))
             for ident, s in sessions.items()
         }
+        assert all(s.done for s in sessions.values())
     finally:
         pool.close()
     for clip in (machine, human):
@@ -159,6 +161,9 @@ async def test_a_failing_detector_gives_notsure_and_is_counted() -> None:
         verdict = await session.verdict(timeout=WAIT)
         assert (verdict.verdict, verdict.cause) == (AmdVerdict.NOTSURE, AmdCause.DROPPED)
         assert pool.failures == 1
+        session.close()
+        assert await asyncio.to_thread(pool.drain, WAIT)
+        assert pool.detectors.idle() == 0  # the failed detector is not handed to a new call
     finally:
         pool.close()
 
@@ -183,3 +188,29 @@ async def test_detectors_are_built_in_the_workers_and_reused() -> None:
     finally:
         pool.close()
     assert len(built) == 1 and built[0].startswith("amd")
+
+
+async def test_idle_detectors_beyond_the_setting_are_let_go() -> None:
+    built: list[Vad] = []
+
+    def factory(options: VadOptions) -> Vad:
+        vad = make_vad(VadOptions(kind="energy"))
+        built.append(vad)
+        return vad
+
+    pool = AmdPool(AmdPoolSettings(workers=2, idle_detectors=2), vad_factory=factory)
+    silence = b"\xff" * PACKET * 150
+    try:
+        sessions = [pool.open(f"call-{n}", SETTINGS) for n in range(5)]
+        for session in sessions:  # five calls under analysis at once: five detectors
+            session.feed(b"\xff" * PACKET)
+        assert await asyncio.to_thread(pool.drain, WAIT)
+        for session in sessions:
+            session.feed(silence[: PACKET * 20])
+        for session in sessions:
+            session.close()
+        assert await asyncio.to_thread(pool.drain, WAIT)
+    finally:
+        pool.close()
+    assert len(built) == 5
+    assert pool.detectors.idle() == 2
