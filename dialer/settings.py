@@ -40,6 +40,7 @@ from pydantic_settings import (
 )
 
 from dialer.inbound_settings import InboundSettings
+from dialer.media.amd_settings import AmdPoolSettings, AmdSettings
 from dialer.media.recording_settings import CampaignRecording, RecordingSettings
 from dialer.orchestration.settings import OrchestrationSettings
 from dialer.pacing.distribution_spec import DistributionError, parse_distribution
@@ -265,11 +266,10 @@ class VoicemailSettings(_Strict):
     )
 
 
-class CampaignAmdSettings(_Strict):
-    """The campaign's side of answering-machine detection: whether it is on and what a
-    machine gets. The classifier's own timings are dialer.media's."""
+class CampaignAmdSettings(AmdSettings):
+    """One campaign's answering-machine detection: whether it is on and the classifier's
+    timings (dialer.media.amd_settings), and what a machine gets."""
 
-    enabled: bool = False
     on_machine: Literal["hangup", "voicemail_drop"] = "hangup"
     voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
     false_positive_rate: float | None = Field(
@@ -407,6 +407,8 @@ class Settings(BaseSettings):
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
     recording: RecordingSettings = Field(default_factory=RecordingSettings)
     inbound: InboundSettings = Field(default_factory=InboundSettings)
+    # the worker threads every campaign's answering-machine detection shares (dialer.media)
+    amd_pool: AmdPoolSettings = Field(default_factory=AmdPoolSettings)
     # The file these settings were read from (load_settings), for errors found later.
     _source_file: Path | None = PrivateAttr(default=None)
 

@@ -27,6 +27,7 @@ from dialer.telephony.port import Trunk
 from dialer.telephony.rtp_tap import TapFactory
 from dialer.telephony.simulated import SimulatedTrunk
 from dialer.telephony.simulated_model import AgentModel, CarrierModel
+from dialer.telephony.sip_amd import ScreeningFactory
 from dialer.telephony.sip_inbound import InboundHooks
 
 
@@ -38,6 +39,7 @@ def build_trunk(
     on_health: Callable[[bool, str | None], None] | None = None,
     tap_factory: TapFactory | None = None,
     inbound: InboundHooks | None = None,
+    screening: ScreeningFactory | None = None,
 ) -> Trunk:
     """The trunk; a SIP one taps each answered debtor leg with `tap_factory` (recording:
     the simulated carrier carries no audio), and `inbound` (the daemon's inbound desk)
@@ -53,6 +55,7 @@ def build_trunk(
             on_health=on_health,
             tap_factory=tap_factory,
             inbound=inbound,
+            screening=screening,
         )
     sim = trunk.simulated
     carrier = CarrierModel(

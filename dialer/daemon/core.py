@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from dialer.clock import Clock
 from dialer.compliance import Profile
 from dialer.daemon import build, health, recovery, startup
+from dialer.daemon.call_screening import CallScreening
 from dialer.daemon.collector_legs import CollectorLegs, LegAwareRunner
 from dialer.daemon.gauges import DaemonGauges
 from dialer.daemon.inbound_desk import InboundDesk
@@ -91,6 +92,8 @@ class Daemon:
         self.orchestrator: Orchestrator | None = None  # hoppers, reassigner, jobs (run())
         self.gauges: DaemonGauges | None = None  # metrics and ledger refresh (run())
         self.recordings: CallRecordings | None = None  # call recording (run(), SIP only)
+        self.screening: CallScreening | None = None  # AMD on answered calls (run(), SIP only)
+        self._messages: dict[str, bytes] = {}  # voicemail drops' messages (prepare())
         self.inbound: InboundDesk | None = None  # callers to our numbers (SIP trunk, run())
 
     # ----- start-up ---------------------------------------------------------------------------
@@ -99,6 +102,7 @@ class Daemon:
         """Migrate, register campaigns and collectors, load demo data where empty."""
         self.profiles = startup.check_campaigns(self.settings)
         startup.check_settings(self.settings, self.instance, self.clock)
+        self._messages = startup.voicemail_messages(self.settings)
         url = self.settings.database.url
         await migrate(url)
         pool = self.settings.database.pool_size
@@ -168,6 +172,10 @@ class Daemon:
             self.inbound = InboundDesk(
                 self.settings, self.metrics, self._sessions, self.clock, self.runners, self.profiles
             )
+        screening = CallScreening(self.settings, self.runners, self.metrics, self._messages)
+        if screening.needed and self.settings.trunk.kind == "sip":
+            self.screening = screening
+            screening.prewarm()
         self.trunk = build.build_trunk(
             self.settings,
             self.rng,
@@ -176,6 +184,7 @@ class Daemon:
             self._trunk_state,
             tap_factory=self.recordings.tap,
             inbound=self.inbound,
+            screening=None if self.screening is None else self.screening.screen,
         )
         self.metrics.trunk_up.labels(self.settings.trunk.kind).set(1)
         self.legs = CollectorLegs(self.trunk, nailed_up=self.settings.trunk.kind == "sip")
@@ -263,6 +272,8 @@ class Daemon:
             await self.legs.close()
             await self.trunk.stop()
             await self.recordings.stop()  # after the trunk: every leg, so every file, closed
+            if self.screening is not None:
+                self.screening.close()
             await self._db.dispose()
         event(log, "daemon.stopped")
 

@@ -231,16 +231,9 @@ class CampaignRunner:
             elif isinstance(command, Hangup):
                 self._spawn(self._trunk("hangup", self.trunk.hangup(command.call_id)))
             elif isinstance(command, LeaveVoicemail):
-                # The trunk port cannot drop a message yet (its SIP side is being built):
-                # hang up, so the machine's call ends as `machine` and holds no line.
-                log_event(
-                    log,
-                    "voicemail.unsupported",
-                    logging.WARNING,
-                    campaign=self.name,
-                    call_id=command.call_id,
+                self._spawn(
+                    self._trunk("voicemail", self.trunk.leave_voicemail(command.call_id))
                 )
-                self._spawn(self._trunk("hangup", self.trunk.hangup(command.call_id)))
             elif isinstance(command, AttemptFinished):
                 self._finished(command)
             elif isinstance(command, CaseDeferred):

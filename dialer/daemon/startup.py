@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from dialer.clock import Clock
 from dialer.compliance import Profile, load_profile, require_safe_campaign_config
 from dialer.compliance.voicemail import limited_content_refusals
+from dialer.daemon.call_screening import VoicemailMessageError, load_messages
 from dialer.daemon.inbound_routes import InboundRouteError, inbound_routes
 from dialer.media.retention import retention_refusals
 from dialer.settings import Settings
@@ -76,6 +77,15 @@ def check_campaigns(settings: Settings) -> dict[str, Profile]:
             raise StartupError(f"campaign {campaign.name}: {'; '.join(refusals)}")
         profiles[campaign.name] = profile
     return profiles
+
+
+def voicemail_messages(settings: Settings) -> dict[str, bytes]:
+    """Every voicemail drop's message, read and checked playable now: a file that cannot
+    be played stops the start with its key and file, never a call later."""
+    try:
+        return load_messages(settings)
+    except VoicemailMessageError as exc:
+        raise StartupError(f"{settings.source_of(exc.key)}: {exc}") from None
 
 
 def check_voicemail_message(settings: Settings, index: int, profile: Profile) -> None:

@@ -33,6 +33,9 @@ HOPPER_EMPTY_REASONS: tuple[str, ...] = (
     "other",
 )
 
+# AMD decides a person within about 2.5 s, a machine within the 5 s analysis time.
+AMD_DECISION_BUCKETS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5)
+AMD_VERDICTS: tuple[str, ...] = ("human", "machine", "notsure")
 # dialer_recording_failures_total{reason}: why a call's recording was lost (dialer.media).
 RECORDING_FAILURE_REASONS: tuple[str, ...] = ("disk_full", "permission", "io_error", "catalog")
 # dialer_recording_frames_dropped_total{reason}: the writer fell behind, or a packet came
@@ -284,6 +287,26 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.amd_verdicts = Counter(
+            "dialer_amd_verdicts_total",
+            "Answering-machine detection's verdicts on answered calls (human, machine, "
+            "notsure: notsure goes to a collector).",
+            ["campaign", "verdict"],
+            registry=r,
+        )
+        self.amd_decision_seconds = Histogram(
+            "dialer_amd_decision_seconds",
+            "Audio seconds from the answer to AMD's verdict (the debtor waits this long).",
+            ["campaign"],
+            buckets=AMD_DECISION_BUCKETS,
+            registry=r,
+        )
+        self.amd_dropped = Counter(
+            "dialer_amd_dropped_total",
+            "AMD analyses given up because the workers were behind (the call went to a "
+            "collector as notsure).",
+            registry=r,
+        )
         for reason in RECORDING_FAILURE_REASONS:
             self.recording_failures.labels(reason)
         for reason in RECORDING_DROP_REASONS:
@@ -373,6 +396,9 @@ class Metrics:
         ):
             counter.labels(campaign)
         self.talk_seconds.labels(campaign)
+        for verdict in AMD_VERDICTS:
+            self.amd_verdicts.labels(campaign, verdict)
+        self.amd_decision_seconds.labels(campaign)
         for reason in PRESENCE_LOST_REASONS:
             self.presence_lost.labels(campaign, reason)
         self.set_hopper_empty(campaign, None)

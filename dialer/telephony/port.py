@@ -17,10 +17,17 @@ from dialer.domain.events import (
     CallInviteSent,
     CallRinging,
     InboundCallerChose,
+    VoicemailLeft,
 )
 
 TrunkEvent = (
-    CallInviteSent | CallRinging | CallAnswered | CallFailed | CallHungUp | InboundCallerChose
+    CallInviteSent
+    | CallRinging
+    | CallAnswered
+    | CallFailed
+    | CallHungUp
+    | InboundCallerChose
+    | VoicemailLeft
 )
 
 
@@ -45,6 +52,10 @@ class Trunk(Protocol):
 
     async def play_safe_harbor(self, call_id: str) -> None:
         """Play the safe-harbor message to the debtor, then hang up."""
+
+    async def leave_voicemail(self, call_id: str) -> None:
+        """An answering machine: after its greeting, play the campaign's message and hang
+        up; `VoicemailLeft` follows (instead of `CallHungUp`)."""
 
     async def queue_inbound(self, call_id: str) -> None:
         """Answer an inbound call and play the queue message, then hold audio."""

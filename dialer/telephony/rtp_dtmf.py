@@ -11,23 +11,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from dialer.telephony.rtp_packet import RtpHeader
+from dialer.telephony.rtp_packet import RtpHeader, rtp_payload
 
 EVENT_KEYS = "0123456789*#ABCD"  # RFC 4733 3.2: events 0-15
 _EVENT = struct.Struct("!BBH")
-
-
-def rtp_payload(packet: bytes) -> bytes:
-    """The payload of an RTP packet (CSRCs, header extension and padding skipped)."""
-    if len(packet) < 12:
-        return b""
-    offset = 12 + 4 * (packet[0] & 0x0F)
-    if packet[0] & 0x10 and len(packet) >= offset + 4:  # a header extension
-        offset += 4 + 4 * struct.unpack_from("!H", packet, offset + 2)[0]
-    end = len(packet)
-    if packet[0] & 0x20 and end > offset:  # padding: its length is the last octet
-        end -= packet[-1]
-    return packet[offset:end] if end > offset else b""
 
 
 class DtmfDetector:

@@ -111,3 +111,21 @@ class RtpStream:
         """The bridge ended: the next relayed source, if any, starts afresh."""
         self._relayed_ssrc = None
         self.marker = True
+
+
+def rtp_payload(packet: bytes) -> bytes:
+    """The payload of an RTP packet (CSRCs, header extension and padding skipped)."""
+    if len(packet) < 12:
+        return b""
+    offset = 12 + 4 * (packet[0] & 0x0F)
+    if packet[0] & 0x10 and len(packet) >= offset + 4:  # a header extension
+        offset += 4 + 4 * struct.unpack_from("!H", packet, offset + 2)[0]
+    end = len(packet)
+    if packet[0] & 0x20 and end > offset:  # padding: its length is the last octet
+        end -= packet[-1]
+    return packet[offset:end] if end > offset else b""
+
+
+def payload_type(packet: bytes) -> int | None:
+    """The packet's RTP payload type (None for a packet too short to be RTP)."""
+    return packet[1] & 0x7F if len(packet) >= 12 else None

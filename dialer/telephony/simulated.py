@@ -15,12 +15,14 @@ from dialer.domain.events import (
     CallHungUp,
     CallInviteSent,
     CallRinging,
+    VoicemailLeft,
 )
 from dialer.pacing.samples import SampleBuffer
 from dialer.telephony.port import TrunkEvent
 from dialer.telephony.simulated_model import SIP_CODE, CarrierModel, Fate
 
 SAFE_HARBOR_SECONDS = 6.0  # the recorded message's length
+VOICEMAIL_SECONDS = 25.0  # a machine's greeting and beep, then a limited-content message
 
 
 class SimulatedTrunk:
@@ -68,12 +70,14 @@ class SimulatedTrunk:
     def _emit(self, call_id: str, event: TrunkEvent) -> None:
         if self._events is None:
             return
-        if isinstance(event, CallFailed | CallHungUp):
+        if isinstance(event, CallFailed | CallHungUp | VoicemailLeft):
             self._timers.pop(call_id, None)
         if isinstance(event, CallFailed):
             self.log[call_id] = event.outcome.value
         elif isinstance(event, CallHungUp):
             self.log[call_id] = "hung_up"
+        elif isinstance(event, VoicemailLeft):
+            self.log[call_id] = "machine_message_left" if event.left else "machine"
         elif isinstance(event, CallAnswered):
             if event.machine:
                 self.log[call_id] = "machine"
@@ -112,6 +116,10 @@ class SimulatedTrunk:
 
     async def play_safe_harbor(self, call_id: str) -> None:
         self._emit_later(call_id, SAFE_HARBOR_SECONDS, CallHungUp(call_id))
+
+    async def leave_voicemail(self, call_id: str) -> None:
+        # no audio here: the machine's greeting and the message take their usual time
+        self._emit_later(call_id, VOICEMAIL_SECONDS, VoicemailLeft(call_id, left=True))
 
     async def queue_inbound(self, call_id: str) -> None:
         return None  # no simulated callers: nothing calls in on this trunk

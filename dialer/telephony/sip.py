@@ -38,6 +38,7 @@ from dialer.telephony.port import TrunkEvent
 from dialer.telephony.rtp_forwarder import RtpEndpoint, RtpForwarder, RtpPortPool
 from dialer.telephony.rtp_player import RtpPlayer, pcmu_frames
 from dialer.telephony.rtp_tap import TapFactory
+from dialer.telephony.sip_amd import AnswerScreen, ScreeningFactory
 from dialer.telephony.sip_auth import DigestCredentials
 from dialer.telephony.sip_health import SipHealth, watch_trunk
 from dialer.telephony.sip_inbound import InboundHooks
@@ -74,10 +75,14 @@ class SipTrunk:
         on_health: Callable[[bool, str | None], None] | None = None,
         tap_factory: TapFactory | None = None,
         inbound: InboundHooks | None = None,
+        screening: ScreeningFactory | None = None,
     ) -> None:
         self.settings = settings
         # asked for a tap on each answered debtor leg (call recording: dialer.media)
         self._tap_factory = tap_factory
+        # asked for AMD on each answered debtor leg (sip_amd; None: answers reported at once)
+        self._screening = screening
+        self._screen: AnswerScreen | None = None
         self._inbound_hooks = inbound  # None: callers' INVITEs get 486 (sip_inbound)
         self._inbound: InboundSide | None = None
         self._stats = SipTrunkStats()
@@ -155,6 +160,11 @@ class SipTrunk:
             self._tasks.append(loop.create_task(self._registration.run(), name="sip-register"))
         self._health = self._watch(self._ua)
         self._tasks.append(loop.create_task(self._health.run(), name="sip-watch"))
+        if self._screening is not None:
+            ua = self._ua
+            self._screen = AnswerScreen(
+                self._screening, self._emit, lambda leg: self._hang_up(ua, leg)
+            )
         if self._inbound_hooks is not None:
             self._inbound = await InboundSide.open(
                 self._inbound_hooks,
@@ -194,6 +204,9 @@ class SipTrunk:
         if self._inbound is not None:
             await self._inbound.close()  # voicemails still being written land first
             self._inbound = None
+        if self._screen is not None:
+            await self._screen.close()
+            self._screen = None
         ua.close()
         self._forwarder.close()
         if self._transport is not None:
@@ -261,6 +274,15 @@ class SipTrunk:
     def _hang_up(self, ua: SipUserAgent, leg: SipLeg) -> None:
         if not (leg.inbound and self._inbound is not None and self._inbound.hang_up(leg)):
             ua.hangup(leg)
+
+    async def leave_voicemail(self, call_id: str) -> None:
+        """A machine: the campaign's message after its greeting (sip_amd), then BYE."""
+        leg = self._calls.get(call_id)
+        if leg is None or self._ua is None:
+            return
+        if self._screen is None or not self._screen.leave_voicemail(call_id):
+            event(log, "sip.voicemail_unscreened", WARNING, call=call_id)
+            self._hang_up(self._ua, leg)  # its end is reported as VoicemailLeft(left=False)
 
     async def queue_inbound(self, call_id: str) -> None:
         """Answer an inbound call and play the queue message, then hold audio."""
@@ -393,7 +415,8 @@ class SipTrunk:
                 tap = self._tap_factory(leg.key)
                 if tap is not None:  # all the debtor hears and says from the 200 OK on
                     leg.rtp.taps.append(tap)
-            self._emit(CallAnswered(leg.key))
+            if self._screen is None or not self._screen.answered(leg):
+                self._emit(CallAnswered(leg.key))
             return
         if leg.rtp is not None:
             self._forwarder.add_collector(leg.rtp)
@@ -442,7 +465,9 @@ class SipTrunk:
                 sip_call_id=leg.call_id,
                 by_remote=by_remote,
             )
-            self._emit(CallHungUp(leg.key, silent_for=leg.silent_for))
+            hung_up = CallHungUp(leg.key, silent_for=leg.silent_for)
+            for reported in [hung_up] if self._screen is None else self._screen.ended(leg, hung_up):
+                self._emit(reported)
         elif by_remote or leg.silent_for is not None:
             event(log, "sip.collector_leg_lost", WARNING, collector=leg.key)
             if self._on_collector_leg_lost is not None:

@@ -11,8 +11,7 @@ import os
 import struct
 from pathlib import Path
 
-from dialer.telephony.rtp_dtmf import rtp_payload
-from dialer.telephony.rtp_packet import PCMU_PAYLOAD, RtpHeader
+from dialer.telephony.rtp_packet import PCMU_PAYLOAD, RtpHeader, rtp_payload
 
 SAMPLE_RATE = 8000
 WAVE_FORMAT_MULAW = 7

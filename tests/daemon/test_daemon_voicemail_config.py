@@ -4,6 +4,7 @@ The AMD settings reach the engine (on_machine, the false-positive rate where cou
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,8 @@ import pytest
 
 from dialer.compliance import load_profile
 from dialer.daemon.build import build_engine, machine_false_positive_rate
-from dialer.daemon.startup import StartupError, check_campaigns
+from dialer.daemon.startup import StartupError, check_campaigns, voicemail_messages
+from dialer.media.g711 import ulaw_to_pcm
 from dialer.settings import SettingsError, load_settings
 
 GOOD = (
@@ -104,3 +106,62 @@ def test_amd_reaches_the_engine_and_uk_counts_false_positives(tmp_path: Path) ->
     assert engine.cap_guard is not None
     assert engine.cap_guard.ledger.false_positive_rate == 0.05
     assert getattr(engine.pacer, "ledger", None) is None  # progressive: no ledger of its own
+
+
+def _write_message(path: Path, rate: int = 8000, channels: int = 1, seconds: float = 2.0) -> None:
+    tone = (8000 * np.sin(np.arange(int(rate * seconds)) * 0.1)).astype("<i2")
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(channels)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(np.repeat(tone, channels).tobytes())
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Relative paths in the settings are the daemon's working directory's."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var").mkdir()
+    return tmp_path
+
+
+def test_the_drops_message_is_read_once_at_start_up_as_mulaw(in_tmp: Path) -> None:
+    tmp_path = in_tmp
+    _write_message(tmp_path / "var" / "drop.wav")
+    settings = load_settings(_config(tmp_path, "us_tsr_regf", _drop(GOOD)))
+    messages = voicemail_messages(settings)
+    assert set(messages) == {"west"}  # the hang-up campaign has none
+    assert len(messages["west"]) == 16000  # 2 s, one μ-law byte a sample
+    decoded = ulaw_to_pcm(messages["west"]).astype(float)
+    assert 6000 < np.abs(decoded).max() < 9000  # the tone's level survived the encoding
+
+
+@pytest.mark.parametrize(
+    ("shape", "reason"),
+    [
+        ({"rate": 16000}, "16000 Hz, 1 channel(s), 16-bit; a message must be 8000 Hz"),
+        ({"channels": 2}, "8000 Hz, 2 channel(s)"),
+        (None, "cannot read"),
+    ],
+)
+def test_a_message_file_that_cannot_be_played_stops_the_start(
+    in_tmp: Path, shape: dict[str, int] | None, reason: str
+) -> None:
+    tmp_path = in_tmp
+    if shape is not None:
+        _write_message(tmp_path / "var" / "drop.wav", **shape)
+    config = _config(tmp_path, "us_tsr_regf", _drop(GOOD))
+    settings = load_settings(config)
+    with pytest.raises(StartupError) as err:
+        voicemail_messages(settings)
+    message = str(err.value)
+    assert message.startswith(f"{config}: campaigns.1.amd.voicemail.message_file: ")
+    assert reason in message, message
+
+
+def test_a_text_file_posing_as_a_wav_is_refused_with_how_to_write_one(in_tmp: Path) -> None:
+    tmp_path = in_tmp
+    (tmp_path / "var" / "drop.wav").write_text("not audio")
+    settings = load_settings(_config(tmp_path, "us_tsr_regf", _drop(GOOD)))
+    with pytest.raises(StartupError, match=r"not a PCM WAV .*16-bit PCM, 8 kHz, mono"):
+        voicemail_messages(settings)

@@ -53,7 +53,7 @@ LABEL_VALUES: dict[str, set[str]] = {
     | {"disconnected", "phone_lost"}  # dialer_collector_presence_lost_total
     | set(RECORDING_FAILURE_REASONS)
     | set(RECORDING_DROP_REASONS),
-    "command": {"originate", "bridge", "play", "cancel", "hangup"},
+    "command": {"originate", "bridge", "play", "cancel", "hangup", "voicemail"},
     "trunk": {"sip", "simulated"},  # the trunk's kind: one per daemon
     "version": {__version__},
 }
