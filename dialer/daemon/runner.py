@@ -231,9 +231,7 @@ class CampaignRunner:
             elif isinstance(command, Hangup):
                 self._spawn(self._trunk("hangup", self.trunk.hangup(command.call_id)))
             elif isinstance(command, LeaveVoicemail):
-                self._spawn(
-                    self._trunk("voicemail", self.trunk.leave_voicemail(command.call_id))
-                )
+                self._spawn(self._trunk("voicemail", self.trunk.leave_voicemail(command.call_id)))
             elif isinstance(command, AttemptFinished):
                 self._finished(command)
             elif isinstance(command, CaseDeferred):
