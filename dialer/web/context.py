@@ -121,7 +121,7 @@ class WebContext:
     # The wallboard's daily figures per campaign (dialer.web.floor_figures).
     floor_cache: TimedCache[dict[str, Any]] = field(default_factory=lambda: TimedCache(5.0))
     # Each campaign's latest wallboard, shared by every open wallboard (dialer.web.wallboard).
-    boards: TimedCache[Board] = field(default_factory=lambda: TimedCache(0.5))
+    boards: TimedCache[Board] = field(default_factory=lambda: TimedCache(0.9))
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:

@@ -4,7 +4,7 @@ changed, JSON from dialer.web.wallboard) and the same board as JSON for the API
 (`GET /api/v1/campaigns/{name}/wallboard`).
 
 The stream takes each of the manager's boards every `UPDATE_EVERY` seconds and sends
-what changed since the last one it sent; a campaign's board is built at most every half
+what changed since the last one it sent; a campaign's board is built at most about once a
 second and today's figures asked of the store at most every 5 s, however many wallboards
 are open (dialer.web.floor_figures). Every
 `RECHECK_EVERY` seconds it checks the manager's session again and ends when it was ended
@@ -74,7 +74,7 @@ async def get_board(ctx: Context, who: Manager, name: CampaignName) -> dict[str,
 
 
 async def boards(ctx: WebContext, who: Principal) -> dict[str, wallboard.Board]:
-    """The manager's boards, each shared with every other open wallboard for half a second."""
+    """The manager's boards, each shared with every other open wallboard for 0.9 s."""
     found = {}
     for name in ctx.visible_campaigns(who):
 
