@@ -190,7 +190,12 @@ def new_context(dialer: DialerFacade) -> WebContext:
         templates=templates,
         signer=SessionSigner(secret, web.session_max_age),
         presence=Presence(dialer, web.presence_timeout_seconds),
-        floor=FloorSampler(dialer.clock.now, lambda name, now: _campaign_day(dialer, name, now)),
+        floor=FloorSampler(
+            dialer.clock.now,
+            lambda name, now: _campaign_day(dialer, name, now),
+            every=web.wallboard_sample_seconds,
+            keep_seconds=web.wallboard_history_hours * 3600.0,
+        ),
         throttle=LoginThrottles.from_settings(web.login_throttle),
     )
     context.hub = EventsHub(context.locate)

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialer.clock import ManualClock
 from dialer.domain.agents import Collector
 from dialer.domain.model import Bucket, ContactOutcome, PhoneNumber
-from dialer.settings import Settings
+from dialer.settings import Settings, SettingsError, load_settings
 from dialer.store.db import session_factory
 from dialer.store.floor_repo import CollectorDay
 from dialer.store.records import DispositionKind, NewCase
@@ -192,6 +194,7 @@ async def test_todays_figures_from_a_real_store_and_the_engines_time(
         settings=settings, clock=ManualClock(start + 300), sessions=sessions, runners={"c1": runner}
     )
     ctx = new_context(dialer)  # type: ignore[arg-type]
+    assert (ctx.floor.every, ctx.floor.size) == (5.0, 2880), "the defaults: 4 h of 5-s samples"
     figures = await floor_figures.today(ctx, "c1")
     assert (figures["day"], figures["zone"]) == ("2026-03-02", "America/New_York")
     assert figures["collectors"] == [
@@ -201,3 +204,17 @@ async def test_todays_figures_from_a_real_store_and_the_engines_time(
     assert figures["teams"][0]["name"] == "east" and figures["teams"][0]["occupancy"] == 0.4
     assert await floor_figures.today(ctx, "c1") is figures, "cached: the store asked once"
     assert ctx.floor_cache.computed == 1
+
+
+def test_the_series_settings_apply_and_a_bad_one_names_key_and_file(tmp_path: Path) -> None:
+    path = tmp_path / "dialer.yaml"
+    path.write_text("web:\n  wallboard_sample_seconds: 10\n  wallboard_history_hours: 1\n")
+    web = load_settings(path).web
+    sampler = FloorSampler(lambda: LATE, lambda _c, _t: date(2026, 3, 2),
+                           every=web.wallboard_sample_seconds,
+                           keep_seconds=web.wallboard_history_hours * 3600)  # fmt: skip
+    assert (sampler.every, sampler.size) == (10.0, 360)
+    path.write_text("web:\n  wallboard_history_hours: 0\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert str(info.value).startswith(f"{path}: web.wallboard_history_hours: ")

@@ -270,7 +270,7 @@
     if (msg.full) {
       msg.columns.forEach(function (name, i) { board.cols[name] = i; });
       msg.sample_columns.forEach(function (name, i) { board.sampleCols[name] = i; });
-      board.max = Math.max(msg.series.length, 2880);
+      board.max = msg.series_size;
     }
     board.now = msg.now;
     board.rate = msg.rate || 1;
