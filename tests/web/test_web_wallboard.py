@@ -109,6 +109,9 @@ async def test_the_board_as_json_for_the_managers_campaigns_only(live: Running) 
         assert len(board["series"]) >= 1
         assert dict(zip(board["sample_columns"], board["series"][-1], strict=True))["cap"] == 0.03
 
+        fragment = (await boss.get("/manager/campaigns/c1/collectors")).text  # the manager page
+        assert f">#{row['case_id']}</a>" in fragment and 'data-testid="roster-talk"' in fragment
+
         async with live.daemon.sessions() as db:  # the debtor's clear name and numbers
             name = await db.scalar(select(CaseRow.debtor_name).where(CaseRow.id == row["case_id"]))
             numbers = list(
