@@ -167,6 +167,19 @@ class WebSettings(_Strict):
         description="a collector whose console has not answered for this long (real "
         "seconds) is paused 'disconnected' and routed no call (docs/web.md \"Presence\")",
     )
+    wallboard_sample_seconds: float = Field(
+        default=5.0,
+        ge=1.0,
+        le=300.0,
+        description="the wallboard's charts take a sample of each campaign this often "
+        "(engine seconds)",
+    )
+    wallboard_history_hours: float = Field(
+        default=4.0,
+        gt=0.0,
+        le=24.0,
+        description="the wallboard's charts keep this much history in memory",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod

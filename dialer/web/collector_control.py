@@ -60,6 +60,10 @@ class RosterLine:
         return clock_text(self.elapsed_seconds)
 
     @property
+    def talk_text(self) -> str:
+        return clock_text(self.talk_seconds or 0.0)
+
+    @property
     def may_pause(self) -> bool:
         return self.state != _PAUSED and not (self.pending or "").startswith(
             ("logout", f"pause ({MANAGER})")

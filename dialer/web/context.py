@@ -121,7 +121,7 @@ class WebContext:
     # The wallboard's daily figures per campaign (dialer.web.floor_figures).
     floor_cache: TimedCache[dict[str, Any]] = field(default_factory=lambda: TimedCache(5.0))
     # Each campaign's latest wallboard, shared by every open wallboard (dialer.web.wallboard).
-    boards: TimedCache[Board] = field(default_factory=lambda: TimedCache(0.5))
+    boards: TimedCache[Board] = field(default_factory=lambda: TimedCache(0.9))
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -190,7 +190,12 @@ def new_context(dialer: DialerFacade) -> WebContext:
         templates=templates,
         signer=SessionSigner(secret, web.session_max_age),
         presence=Presence(dialer, web.presence_timeout_seconds),
-        floor=FloorSampler(dialer.clock.now, lambda name, now: _campaign_day(dialer, name, now)),
+        floor=FloorSampler(
+            dialer.clock.now,
+            lambda name, now: _campaign_day(dialer, name, now),
+            every=web.wallboard_sample_seconds,
+            keep_seconds=web.wallboard_history_hours * 3600.0,
+        ),
         throttle=LoginThrottles.from_settings(web.login_throttle),
     )
     context.hub = EventsHub(context.locate)

@@ -113,6 +113,7 @@ def update(ctx: WebContext, old: Board | None, new: Board) -> dict[str, Any] | N
             "full": True,
             "columns": ROW_COLUMNS,
             "sample_columns": SAMPLE_COLUMNS,
+            "series_size": ctx.floor.size,  # the most samples kept
             "rows": new.rows,
             "summary": new.summary,
             "decisions": new.decisions,

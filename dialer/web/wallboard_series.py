@@ -1,6 +1,7 @@
 """The wallboard's charts: a bounded in-memory time series per campaign, sampled from the
 runner's steps (a step observer, like the events hub) every `every` engine seconds and
-kept for `keep_seconds` (4 hours of 5-second samples by default: 2,880 per campaign).
+kept for `keep_seconds` (`web.wallboard_sample_seconds`, `web.wallboard_history_hours`:
+4 hours of 5-second samples by default, 2,880 per campaign).
 
 A sample holds the abandon rate over the profile's legal window with its cap and the
 abandons left (from the engine's abandon-cap guard, which keeps the window's ledger in

@@ -72,6 +72,17 @@ async def test_the_wallboard_follows_a_collector_live_and_logs_her_out(
         await expect(chart).not_to_have_attribute("data-samples", str(before), timeout=15_000)
         assert await _samples(chart) > before, "the chart gains samples as the series grows"
         assert await board.locator("[data-chart=abandon] path[data-line=cap]").count() == 1
+        # The decision that launched her call, in plain words; the pacer's record a click away.
+        decision = board.get_by_test_id("wb-decisions").locator("li").first
+        await expect(decision.get_by_test_id("wb-decision-reason")).to_contain_text("call")
+        technical = decision.get_by_test_id("wb-decision-technical")
+        await expect(technical).to_be_hidden()
+        await decision.locator("summary").click()
+        await expect(technical).to_be_visible()
+        assert (
+            await technical.inner_text()
+            != await decision.get_by_test_id("wb-decision-reason").inner_text()
+        )
 
         balance = Decimal((await alice.get_by_test_id("balance").inner_text()).split()[0])
         await alice.get_by_test_id("hangup").click()

@@ -16,11 +16,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from test_web_sse import _events
 from webkit import Running, login, running, until, write_settings
 
 from dialer.store.tables import CaseNumber, CaseRow
-from dialer.web import wallboard_page
+from dialer.web import floor_figures, wallboard_page
 
 Events = AsyncIterator[tuple[str, str]]
 
@@ -108,6 +109,9 @@ async def test_the_board_as_json_for_the_managers_campaigns_only(live: Running) 
         assert len(board["series"]) >= 1
         assert dict(zip(board["sample_columns"], board["series"][-1], strict=True))["cap"] == 0.03
 
+        fragment = (await boss.get("/manager/campaigns/c1/collectors")).text  # the manager page
+        assert f">#{row['case_id']}</a>" in fragment and 'data-testid="roster-talk"' in fragment
+
         async with live.daemon.sessions() as db:  # the debtor's clear name and numbers
             name = await db.scalar(select(CaseRow.debtor_name).where(CaseRow.id == row["case_id"]))
             numbers = list(
@@ -167,3 +171,24 @@ async def test_the_stream_ends_when_the_managers_session_ends(
             stream.close()
         with pytest.raises(httpx.HTTPStatusError):
             (await boss.get("/api/v1/campaigns/c1/wallboard")).raise_for_status()
+
+
+async def test_a_busy_store_leaves_the_stream_going_without_figures(
+    live: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def busy(ctx: object, name: str) -> dict[str, Any]:
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(floor_figures, "compute", busy)
+    live.daemon.runners["c1"].engine.paused = True
+    async with live.client() as boss, live.client() as alice:
+        await login(boss, "boss")
+        await login(alice, "alice")
+        async with boss.stream("GET", "/manager/wallboard/events") as response:
+            stream = Stream(response)
+            first = await stream.next()
+            assert first["full"] and first["figures"] is None and first["summary"]["cap"] == 0.03
+            await alice.post("/api/v1/me/ready", json={"campaign": "c1"})
+            ready = await stream.next()
+            assert ready["rows"]["alice"][0] == "ready", "the board goes on"
+            stream.close()

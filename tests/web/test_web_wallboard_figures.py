@@ -1,17 +1,36 @@
 """The wallboard's parts that need no browser: the day of a campaign and its collectors'
 time in it (rolled at midnight), the bounded time series, and today's figures combined
-from the store's counts and the engine's time (AHT, occupancy, team totals)."""
+from the store's counts and the engine's time (AHT, occupancy, team totals), from given
+rows and from a real store (SQLite, and PostgreSQL when configured)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dialer.clock import ManualClock
 from dialer.domain.agents import Collector
+from dialer.domain.model import Bucket, ContactOutcome, PhoneNumber
+from dialer.settings import Settings, SettingsError, load_settings
+from dialer.store.db import session_factory
 from dialer.store.floor_repo import CollectorDay
+from dialer.store.records import DispositionKind, NewCase
+from dialer.store.repositories import (
+    AttemptRepository,
+    CampaignRepository,
+    CaseRepository,
+    CollectorRepository,
+    DispositionRepository,
+)
+from dialer.web import floor_figures
+from dialer.web.context import new_context
 from dialer.web.day_tally import DayTally, DayTime, day_span
 from dialer.web.floor_figures import combine
 from dialer.web.wallboard_series import CampaignSeries, FloorSampler
@@ -125,3 +144,77 @@ def test_todays_figures_combine_the_store_and_the_engine() -> None:
     assert team["east"]["contacts"] == 6 and team["east"]["promised_amount"] == "45.50"
     assert team["east"]["handle_seconds"] == round((500 + 100) / 6, 1)
     assert team["east"]["occupancy"] == round(620 / 1600, 4)
+
+
+async def test_todays_figures_from_a_real_store_and_the_engines_time(
+    migrated_engine: AsyncEngine,
+) -> None:
+    """alice: two conversations today (60 s and 30 s of talk), one promise of 40.00, 30 s
+    of wrap-up; 300 s logged in. AHT (90 + 30) / 2 = 60 s, occupancy 120 / 300 = 0.4."""
+    sessions = session_factory(migrated_engine)
+    noon = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)  # 12:00 in New York
+    async with sessions() as db, db.begin():
+        campaign_id = await CampaignRepository(db).upsert("c1", compliance_profile="us_tsr_regf")
+        alice_row = await CollectorRepository(db).upsert("alice", team="east")
+        row = NewCase("D1", "J*** S****", Decimal("500.00"), 40, Bucket.M2,
+                      (PhoneNumber("+12125550101"),), timezone="America/New_York")  # fmt: skip
+        await CaseRepository(db).upsert_many(campaign_id, [row])
+        case_id = await CaseRepository(db).id_for_ref(campaign_id, "D1")
+        assert case_id is not None
+        attempts = AttemptRepository(db)
+        for n, talk in enumerate((60, 30)):
+            at = noon + timedelta(minutes=n)
+            attempt_id = await attempts.start(f"call-{n}", case_id, campaign_id, "+1212", at)
+            await attempts.finish(f"call-{n}", ContactOutcome.CONVERSATION, bridged_at=at,
+                                  answered_at=at, ended_at=at + timedelta(seconds=talk),
+                                  collector_id=alice_row)  # fmt: skip
+        await DispositionRepository(db).add(
+            case_id, DispositionKind.PROMISE_TO_PAY, collector_id=alice_row,
+            attempt_id=attempt_id, amount=Decimal("40.00"), promise_date=date(2026, 3, 9), at=noon,
+        )  # fmt: skip
+
+    start = noon.timestamp()
+    alice = Collector("alice", team="east")
+    alice.log_in(start)
+    alice.connect("call-0", start + 10)
+    alice.hang_up(start + 70)
+    alice.ready(start + 80)
+    alice.connect("call-1", start + 120)
+    alice.hang_up(start + 150)
+    alice.ready(start + 170)  # wrap 10 + 20 s; at +300: 90 s talk, 30 s wrap, 300 s in
+    runner = SimpleNamespace(
+        name="c1", campaign_id=campaign_id, engine=SimpleNamespace(collectors={"alice": alice})
+    )
+    settings = Settings.model_validate(
+        {"web": {"session_secret": "test"},
+         "orchestration": {"windows": {"c1": {"start": "08:00", "end": "21:00",
+                                              "timezone": "America/New_York"}}}}
+    )  # fmt: skip
+    dialer = SimpleNamespace(
+        settings=settings, clock=ManualClock(start + 300), sessions=sessions, runners={"c1": runner}
+    )
+    ctx = new_context(dialer)  # type: ignore[arg-type]
+    assert (ctx.floor.every, ctx.floor.size) == (5.0, 2880), "the defaults: 4 h of 5-s samples"
+    figures = await floor_figures.today(ctx, "c1")
+    assert (figures["day"], figures["zone"]) == ("2026-03-02", "America/New_York")
+    assert figures["collectors"] == [
+        {"name": "alice", "team": "east", "contacts": 2, "right_party": 2, "promises": 1,
+         "promised_amount": "40.00", "handle_seconds": 60.0, "occupancy": 0.4},
+    ]  # fmt: skip
+    assert figures["teams"][0]["name"] == "east" and figures["teams"][0]["occupancy"] == 0.4
+    assert await floor_figures.today(ctx, "c1") is figures, "cached: the store asked once"
+    assert ctx.floor_cache.computed == 1
+
+
+def test_the_series_settings_apply_and_a_bad_one_names_key_and_file(tmp_path: Path) -> None:
+    path = tmp_path / "dialer.yaml"
+    path.write_text("web:\n  wallboard_sample_seconds: 10\n  wallboard_history_hours: 1\n")
+    web = load_settings(path).web
+    sampler = FloorSampler(lambda: LATE, lambda _c, _t: date(2026, 3, 2),
+                           every=web.wallboard_sample_seconds,
+                           keep_seconds=web.wallboard_history_hours * 3600)  # fmt: skip
+    assert (sampler.every, sampler.size) == (10.0, 360)
+    path.write_text("web:\n  wallboard_history_hours: 0\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert str(info.value).startswith(f"{path}: web.wallboard_history_hours: ")

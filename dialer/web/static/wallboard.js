@@ -148,6 +148,8 @@
   }
   function applyDecisions(board, list) {
     var ol = board.section.querySelector("[data-decisions]");
+    var opened = {};  // a technical record the manager opened stays open as the list moves
+    ol.querySelectorAll("details[open]").forEach(function (d) { opened[d.dataset.key] = true; });
     ol.replaceChildren();
     if (!list.length) { ol.appendChild(el("li", "muted", "No decisions yet.")); return; }
     list.forEach(function (d) {
@@ -157,6 +159,8 @@
       plain.setAttribute("data-testid", "wb-decision-reason");
       li.appendChild(plain);
       var details = el("details", "technical");
+      details.dataset.key = d.at + " " + d.launch + " " + d.reason;
+      if (opened[details.dataset.key]) details.open = true;
       details.appendChild(el("summary", "", "Technical record"));
       var code = el("code", "", d.reason);
       code.setAttribute("data-testid", "wb-decision-technical");
@@ -266,7 +270,7 @@
     if (msg.full) {
       msg.columns.forEach(function (name, i) { board.cols[name] = i; });
       msg.sample_columns.forEach(function (name, i) { board.sampleCols[name] = i; });
-      board.max = Math.max(msg.series.length, 2880);
+      board.max = msg.series_size;
     }
     board.now = msg.now;
     board.rate = msg.rate || 1;
