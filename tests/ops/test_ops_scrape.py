@@ -22,7 +22,7 @@ from dialer import __version__
 from dialer.compliance.rules import Reason
 from dialer.domain.agents import CollectorState
 from dialer.domain.calls import CallOutcome
-from dialer.metrics import HOPPER_EMPTY_REASONS
+from dialer.metrics import HOPPER_EMPTY_REASONS, RECORDING_DROP_REASONS, RECORDING_FAILURE_REASONS
 from dialer.metrics.catalogue import catalogue
 from dialer.store.db import create_engine
 from dialer.store.tables import CaseNumber
@@ -45,7 +45,9 @@ LABEL_VALUES: dict[str, set[str]] = {
     "reason": set(HOPPER_EMPTY_REASONS)
     | {r.value for r in Reason}
     | {"unknown", "store_unavailable"}
-    | {"disconnected", "phone_lost"},  # dialer_collector_presence_lost_total
+    | {"disconnected", "phone_lost"}  # dialer_collector_presence_lost_total
+    | set(RECORDING_FAILURE_REASONS)
+    | set(RECORDING_DROP_REASONS),
     "command": {"originate", "bridge", "play", "cancel", "hangup"},
     "trunk": {"sip", "simulated"},  # the trunk's kind: one per daemon
     "version": {__version__},
