@@ -1,6 +1,7 @@
 """`dialer keys`: the keyring that seals debtor data at rest (docs/privacy.md).
 
-`status` counts the sealed values per key; `rotate` adds a new key to privacy.key_file,
+`status` counts the sealed values (and sealed call recordings, which keep the key they
+were written with) per key; `rotate` adds a new key to privacy.key_file,
 makes it current and re-seals every row under it in one transaction. Stop the daemons
 first (or restart them right after): a daemon holding the old keyring cannot open values
 sealed under the new key.
@@ -32,12 +33,16 @@ def status(config: ConfigOption = None) -> None:
         try:
             async with session_factory(engine)() as session:
                 counts = await rekey.census(session)
+                files = await rekey.recording_census(session)
         finally:
             await engine.dispose()
         console.print(f"current key: {keyring.current}", highlight=False)
-        for key_id in sorted(set(keyring.keys) | set(counts)):
+        for key_id in sorted(set(keyring.keys) | set(counts) | set(files)):
             known = "" if key_id in keyring.keys else " (NOT in the keyring: unreadable)"
-            console.print(f"  {key_id}: {counts.get(key_id, 0)} values{known}", highlight=False)
+            recorded = f", {files[key_id]} sealed recordings" if files.get(key_id) else ""
+            console.print(
+                f"  {key_id}: {counts.get(key_id, 0)} values{recorded}{known}", highlight=False
+            )
 
     asyncio.run(main())
 

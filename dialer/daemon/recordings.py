@@ -10,6 +10,7 @@ file is written and its row attempted; a refused row is counted as a recording f
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -17,12 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dialer.compliance import Profile
 from dialer.daemon.runner import CampaignRunner
+from dialer.logs import event
 from dialer.media.recording import FinishedRecording, Recorder, RecordingPlan, RecordingTap
 from dialer.media.retention import expire_recordings, expiry, retention_days
 from dialer.metrics import Metrics
 from dialer.settings import Settings
 from dialer.store.crypto import installed
 from dialer.store.recordings_repo import NewRecording, RecordingRepository
+
+log = logging.getLogger(__name__)
 
 
 class CallRecordings:
@@ -39,6 +43,7 @@ class CallRecordings:
         self.profiles = profiles
         self.runners = runners
         self.sessions = sessions
+        self.metrics = metrics
         self.utcnow = utcnow
         self.recorder = Recorder(
             settings.recording,
@@ -55,7 +60,17 @@ class CallRecordings:
         await self.recorder.stop()
 
     def tap(self, call_id: str) -> RecordingTap | None:
-        """A tap recording the call, if its campaign records (None otherwise)."""
+        """A tap recording the call, if its campaign records (None otherwise). Called by
+        the trunk as the 200 OK is handled: whatever goes wrong here costs the recording
+        (counted, logged), never the call."""
+        try:
+            return self._tap(call_id)
+        except Exception as exc:
+            self.metrics.recording_failures.labels("io_error").inc()
+            event(log, "recording.failed", logging.ERROR, call=call_id, error=str(exc))
+            return None
+
+    def _tap(self, call_id: str) -> RecordingTap | None:
         name = next((n for n, r in self.runners.items() if call_id in r.engine.calls), None)
         if name is None:
             return None

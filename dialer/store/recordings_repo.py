@@ -112,6 +112,7 @@ class RecordingRepository:
         *,
         collector: str | None = None,
         case_ref: str | None = None,
+        case_id: int | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
@@ -142,6 +143,8 @@ class RecordingRepository:
             query = query.where(Collector.username == collector)
         if case_ref:
             query = query.where(CaseRow.debtor_ref == case_ref)
+        if case_id is not None:
+            query = query.where(Recording.case_id == case_id)
         if since is not None:
             query = query.where(Recording.started_at >= since)
         if until is not None:

@@ -1,5 +1,5 @@
 """Re-sealing every sealed value under the keyring's current key (key rotation), and a
-count of sealed values per key id.
+count of sealed values (and of sealed recording files, which rotation leaves) per key id.
 
 The sealed columns are found in the table models (every `Sealed` column), so a new one is
 rotated without being listed here. Values are read and written as stored (plain text
@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.store.crypto import Keyring, key_id_of
 from dialer.store.sealed import Sealed
-from dialer.store.tables import Base
+from dialer.store.tables import Base, Recording
 
 _BATCH = 1000
 
@@ -59,3 +59,14 @@ async def census(session: AsyncSession) -> Counter[str]:
         )
         counts.update(key_id_of(value) for (value,) in rows.tuples())
     return counts
+
+
+async def recording_census(session: AsyncSession) -> Counter[str]:
+    """How many sealed recording files each key id sealed (files are not re-sealed by
+    rotation: their key must stay in the keyring while they are kept)."""
+    rows = await session.execute(
+        select(Recording.key_id, func.count())
+        .where(Recording.sealed.is_(True), Recording.key_id.is_not(None))
+        .group_by(Recording.key_id)
+    )
+    return Counter({str(key_id): int(count) for key_id, count in rows.tuples()})

@@ -1,7 +1,8 @@
 """Call recordings on the manager's pages: find one (by campaign, collector, date, case
 reference) and play it in the browser.
 
-`GET /manager/recordings` lists the recordings of the manager's campaigns, newest first;
+`GET /manager/recordings` lists the recordings of the manager's campaigns, newest first
+(a case's page links to its own: `?case=<id>`);
 each row has a player whose audio loads only when played (`preload="none"`), so listing
 reads nothing. `GET /manager/recordings/{id}/audio` streams the call as PCM16 WAV
 (`audio/wav`; stored as μ-law, sealed files opened with the privacy keyring), managers of
@@ -48,6 +49,15 @@ def _text(request: Request, key: str, limit: int = 100) -> str | None:
     return value or None
 
 
+def _case(request: Request) -> int | None:
+    value = request.query_params.get("case", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 2**53:
+        raise WebError(422, "case: expected a case number")
+    return int(value)
+
+
 def _start_of(day: date) -> datetime:
     return datetime.combine(day, time(0), UTC)
 
@@ -59,10 +69,12 @@ async def recordings_page(request: Request, ctx: Context, who: Manager) -> Respo
     if campaign is not None and campaign not in visible:
         ctx.require_campaign(who, campaign)  # 404 or 403, with the reason
     since, until = _day(request, "since"), _day(request, "until")
-    filters = {
+    case_id = _case(request)
+    filters: dict[str, str] = {
         "campaign": campaign or "",
         "collector": _text(request, "collector") or "",
         "case_ref": _text(request, "case_ref", 64) or "",
+        "case": "" if case_id is None else str(case_id),
         "since": since.isoformat() if since else "",
         "until": until.isoformat() if until else "",
     }
@@ -71,6 +83,7 @@ async def recordings_page(request: Request, ctx: Context, who: Manager) -> Respo
             [campaign] if campaign else visible,
             collector=filters["collector"] or None,
             case_ref=filters["case_ref"] or None,
+            case_id=case_id,
             since=_start_of(since) if since else None,
             until=_start_of(until) + timedelta(days=1) if until else None,
             limit=PAGE_ROWS,

@@ -84,12 +84,20 @@ async def test_filters_narrow_the_list_and_bad_ones_get_a_reason(tmp_path: Path)
             bad = await boss.get("/manager/recordings", params={"since": "yesterday"})
             foreign = await boss.get("/manager/recordings", params={"campaign": "c2"})
             missing = await boss.get("/manager/recordings/999999/audio")
+            by_case = await boss.get("/manager/recordings", params={"case": str(case_id)})
+            other_case = await boss.get("/manager/recordings", params={"case": "999999"})
+            bad_case = await boss.get("/manager/recordings", params={"case": "x"})
+            case_page = await boss.get(f"/cases/{case_id}")
         assert f"recording-{rec_id}" in by_ref.text and f"recording-{rec_id}" in by_day.text
         assert f"recording-{rec_id}" not in other_ref.text
         assert f"recording-{rec_id}" not in before.text
         assert bad.status_code == 422 and "since: expected a date as YYYY-MM-DD" in bad.text
         assert foreign.status_code == 403
         assert missing.status_code == 404
+        assert f"recording-{rec_id}" in by_case.text
+        assert f"recording-{rec_id}" not in other_case.text
+        assert bad_case.status_code == 422 and "case: expected a case number" in bad_case.text
+        assert f'href="/manager/recordings?case={case_id}"' in case_page.text
 
 
 async def test_a_sealed_recording_plays_and_a_lost_file_is_gone(tmp_path: Path) -> None:
