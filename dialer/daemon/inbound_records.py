@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from dialer.compliance import Profile, callback_decision
 from dialer.compliance.evaluate import history_span
 from dialer.domain.inbound import InboundCall, InboundOutcome
-from dialer.inbound_settings import InboundSettings
 from dialer.logs import event
 from dialer.store.case_reads import history_of
 from dialer.store.cases_repo import CaseRepository
@@ -28,6 +27,7 @@ from dialer.store.followup_repo import FollowupRepository
 from dialer.store.history_repo import DispositionRepository
 from dialer.store.inbound_repo import CallerMatch, InboundRecord, InboundRepository
 from dialer.store.records import DispositionKind
+from dialer.telephony.inbound_settings import InboundSettings
 
 log = logging.getLogger(__name__)
 LATEST_CALLBACK_DAYS = 90

@@ -2,7 +2,9 @@
 
 Conventions: `dialer_` prefix, base units, `_total` counters, ratios 0..1, bounded labels
 (campaign, outcome, state, reason) — never a phone number, a name or a case id. Each daemon
-owns a `Metrics` with its own registry, so several can live in one process (tests).
+owns a `Metrics` with its own registry, so several can live in one process (tests). The
+media (recording, AMD) and inbound families are defined in `media` and `inbound`, in the
+same registry.
 """
 
 from __future__ import annotations
@@ -11,6 +13,26 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from dialer import __version__
 from dialer.compliance.rules import Reason
+from dialer.metrics.inbound import INBOUND_OUTCOMES, INBOUND_WAIT_BUCKETS, InboundMetrics
+from dialer.metrics.media import (
+    AMD_DECISION_BUCKETS,
+    AMD_VERDICTS,
+    RECORDING_DROP_REASONS,
+    RECORDING_FAILURE_REASONS,
+    MediaMetrics,
+)
+
+__all__ = [
+    "AMD_DECISION_BUCKETS",
+    "AMD_VERDICTS",
+    "HOPPER_EMPTY_REASONS",
+    "INBOUND_OUTCOMES",
+    "INBOUND_WAIT_BUCKETS",
+    "PRESENCE_LOST_REASONS",
+    "RECORDING_DROP_REASONS",
+    "RECORDING_FAILURE_REASONS",
+    "Metrics",
+]
 
 # Answer-to-bridge: the legal line is 2 s, so buckets are dense around it.
 BRIDGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 5.0)
@@ -33,31 +55,11 @@ HOPPER_EMPTY_REASONS: tuple[str, ...] = (
     "other",
 )
 
-# AMD decides a person within about 2.5 s, a machine within the 5 s analysis time.
-AMD_DECISION_BUCKETS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5)
-AMD_VERDICTS: tuple[str, ...] = ("human", "machine", "notsure")
-# dialer_recording_failures_total{reason}: why a call's recording was lost (dialer.media).
-RECORDING_FAILURE_REASONS: tuple[str, ...] = ("disk_full", "permission", "io_error", "catalog")
-# dialer_recording_frames_dropped_total{reason}: the writer fell behind, or a packet came
-# after its place was written.
-RECORDING_DROP_REASONS: tuple[str, ...] = ("queue_full", "late")
-# Inbound callers' waits, arrival to a collector (or to the end): service levels are set
-# at 10-60 s, so the buckets are dense there.
-INBOUND_WAIT_BUCKETS = (1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 300.0)
-# dialer_inbound_outcomes_total{outcome}: dialer.domain.inbound.InboundOutcome
-INBOUND_OUTCOMES: tuple[str, ...] = (
-    "answered",
-    "abandoned",
-    "callback_requested",
-    "voicemail_left",
-    "unanswered",
-)
-
 # dialer_collector_presence_lost_total{reason}: the console or the SIP phone.
 PRESENCE_LOST_REASONS: tuple[str, ...] = ("disconnected", "phone_lost")
 
 
-class Metrics:
+class Metrics(MediaMetrics, InboundMetrics):
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
@@ -261,127 +263,8 @@ class Metrics:
             registry=r,
         )
 
-        self.recordings_written = Counter(
-            "dialer_recordings_written_total",
-            "Call recordings finished and catalogued.",
-            ["campaign"],
-            registry=r,
-        )
-        self.recording_bytes = Counter(
-            "dialer_recording_bytes_total",
-            "Bytes of call recordings written to disk.",
-            ["campaign"],
-            registry=r,
-        )
-        self.recording_failures = Counter(
-            "dialer_recording_failures_total",
-            "Call recordings lost (the call itself went on): disk full, no permission, "
-            "another I/O error, or the store refused its record.",
-            ["reason"],
-            registry=r,
-        )
-        self.recording_frames_dropped = Counter(
-            "dialer_recording_frames_dropped_total",
-            "Audio packets left out of recordings: the writer fell behind (queue_full), or "
-            "a packet came after its place was written (late).",
-            ["reason"],
-            registry=r,
-        )
-        self.amd_verdicts = Counter(
-            "dialer_amd_verdicts_total",
-            "Answering-machine detection's verdicts on answered calls (human, machine, "
-            "notsure: notsure goes to a collector).",
-            ["campaign", "verdict"],
-            registry=r,
-        )
-        self.amd_decision_seconds = Histogram(
-            "dialer_amd_decision_seconds",
-            "Audio seconds from the answer to AMD's verdict (the debtor waits this long).",
-            ["campaign"],
-            buckets=AMD_DECISION_BUCKETS,
-            registry=r,
-        )
-        self.amd_dropped = Counter(
-            "dialer_amd_dropped_total",
-            "AMD analyses given up because the workers were behind (the call went to a "
-            "collector as notsure).",
-            registry=r,
-        )
-        for reason in RECORDING_FAILURE_REASONS:
-            self.recording_failures.labels(reason)
-        for reason in RECORDING_DROP_REASONS:
-            self.recording_frames_dropped.labels(reason)
-        self.inbound_offered = Counter(
-            "dialer_inbound_offered_total",
-            "Inbound calls to one of the campaign's numbers that rang (debtors calling back).",
-            ["campaign"],
-            registry=r,
-        )
-        self.inbound_answered = Counter(
-            "dialer_inbound_answered_total",
-            "Inbound calls a collector took.",
-            ["campaign"],
-            registry=r,
-        )
-        self.inbound_answered_in_target = Counter(
-            "dialer_inbound_answered_in_target_total",
-            "Inbound calls a collector took within inbound.service_level_seconds.",
-            ["campaign"],
-            registry=r,
-        )
-        self.inbound_abandoned = Counter(
-            "dialer_inbound_abandoned_total",
-            "Inbound callers who hung up before a collector took the call (never in the "
-            "outbound abandonment ledger).",
-            ["campaign"],
-            registry=r,
-        )
-        self.inbound_outcomes = Counter(
-            "dialer_inbound_outcomes_total",
-            "Finished inbound calls by outcome.",
-            ["campaign", "outcome"],
-            registry=r,
-        )
-        self.inbound_wait = Histogram(
-            "dialer_inbound_wait_seconds",
-            "Inbound callers' wait, arrival to a collector (or to the call's end).",
-            ["campaign"],
-            buckets=INBOUND_WAIT_BUCKETS,
-            registry=r,
-        )
-        self.inbound_service_level = Gauge(
-            "dialer_inbound_service_level_ratio",
-            "Inbound calls answered within inbound.service_level_seconds over those offered, "
-            "over the last inbound.service_level_window_seconds (1 with none offered).",
-            ["campaign"],
-            registry=r,
-        )
-        self.inbound_service_level_target = Gauge(
-            "dialer_inbound_service_level_target_ratio",
-            "The service level the campaign must hold (inbound.service_level_target).",
-            ["campaign"],
-            registry=r,
-        )
-        self.inbound_refused = Counter(
-            "dialer_inbound_refused_total",
-            "Inbound calls refused with 404: the number dialed is not one of ours.",
-            registry=r,
-        )
-
-    def init_inbound(self, campaign: str, target: float) -> None:
-        """A campaign's inbound series at 0 (its service level at 1: nothing offered)."""
-        for counter in (
-            self.inbound_offered,
-            self.inbound_answered,
-            self.inbound_answered_in_target,
-            self.inbound_abandoned,
-        ):
-            counter.labels(campaign)
-        for outcome in INBOUND_OUTCOMES:
-            self.inbound_outcomes.labels(campaign, outcome)
-        self.inbound_wait.labels(campaign)
-        self.inbound_service_level.labels(campaign).set(1.0)
-        self.inbound_service_level_target.labels(campaign).set(target)
+        self._register_media(r)
+        self._register_inbound(r)
 
     def init_campaign(self, campaign: str) -> None:
         """Create a campaign's counter series at 0, so rate() and alerts see them from the

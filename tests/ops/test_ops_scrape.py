@@ -23,6 +23,7 @@ from dialer.compliance.rules import Reason
 from dialer.domain.agents import CollectorState
 from dialer.domain.calls import CallOutcome
 from dialer.metrics import (
+    AMD_VERDICTS,
     HOPPER_EMPTY_REASONS,
     INBOUND_OUTCOMES,
     RECORDING_DROP_REASONS,
@@ -46,7 +47,7 @@ CALL_STATES = {"dialing", "ringing", "answered", "bridged", "abandoned"}
 LABEL_VALUES: dict[str, set[str]] = {
     "campaign": {"c1"},
     "state": CALL_STATES | {s.value for s in CollectorState},
-    "outcome": {o.value for o in CallOutcome} | set(INBOUND_OUTCOMES),
+    "outcome": {o.value for o in CallOutcome} | set(INBOUND_OUTCOMES) | set(AMD_VERDICTS),
     "reason": set(HOPPER_EMPTY_REASONS)
     | {r.value for r in Reason}
     | {"unknown", "store_unavailable"}

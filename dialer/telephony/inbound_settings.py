@@ -1,4 +1,5 @@
-"""Settings of inbound return calls (`inbound:` in dialer.yaml; dialer.daemon.inbound_desk).
+"""Settings of inbound return calls (`inbound:` in dialer.yaml): the trunk takes calls to
+these numbers, dialer.daemon.inbound_desk routes them.
 
 Every campaign's `caller_id` is one of our numbers: a debtor calling it back reaches that
 campaign. `numbers` adds others (a published collections line), each mapped to the
