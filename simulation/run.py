@@ -57,9 +57,11 @@ class ReplicationMetrics:
     misrouted_machines: int = 0  # machines put through to a collector
     messages_left: int = 0
     true_abandon_rate: float = 0.0  # (abandoned + false positives) / (live + false positives)
+    has_machines: bool = False  # the scenario has a machines section
 
     def as_dict(self) -> dict[str, float | int]:
-        return {
+        """The issue's fixed shape; the machine figures only for scenarios with machines."""
+        plain: dict[str, float | int] = {
             "occupancy": self.occupancy,
             "talk_minutes_per_collector_hour": self.talk_minutes_per_collector_hour,
             "connects_per_collector_hour": self.connects_per_collector_hour,
@@ -67,6 +69,11 @@ class ReplicationMetrics:
             "dials": self.dials,
             "live_answers": self.live_answers,
             "abandoned": self.abandoned,
+        }
+        if not self.has_machines:
+            return plain
+        return {
+            **plain,
             "machine_verdicts": self.machine_verdicts,
             "false_positives": self.false_positives,
             "misrouted_machines": self.misrouted_machines,
@@ -175,6 +182,7 @@ def with_machines(
         misrouted_machines=world.misrouted,
         messages_left=world.messages_left,
         true_abandon_rate=true_drops / true_live if true_live else 0.0,
+        has_machines=True,
     )
 
 
