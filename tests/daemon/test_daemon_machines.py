@@ -1,0 +1,67 @@
+"""The daemon with AMD on and a voicemail drop configured, on the simulated trunk (whose
+machines AMD calls machines): no machine reaches a collector, and since the trunk port
+cannot drop a message yet, the runner hangs up on each (`voicemail.unsupported`), so no
+call is left holding a line and every attempt is stored as a machine."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import text
+
+from dialer.daemon import Daemon
+from dialer.settings import load_settings
+from dialer.store.db import create_engine
+
+CLOCK_START = datetime(2026, 3, 3, 16, 0, tzinfo=UTC).timestamp()  # 11:00 in New York
+
+
+async def test_machines_never_reach_collectors_and_no_drop_is_left_hanging(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "dialer.yaml"
+    path.write_text(
+        f"""
+database: {{url: "sqlite+aiosqlite:///{tmp_path}/dialer.db"}}
+web: {{enabled: false}}
+trunk:
+  simulated: {{answer_probability: 0.3, machine_probability: 0.6}}
+collectors: {{count: 6, pause_probability: 0.0}}
+demo_cases: 300
+drain_timeout: 20
+logging: {{level: WARNING}}
+campaigns:
+  - name: c1
+    compliance_profile: us_tsr_regf
+    caller_id: "+12125550100"
+    pacing: {{mode: ratio, ratio: 2.0}}
+    amd:
+      enabled: true
+      on_machine: voicemail_drop
+      voicemail:
+        message_file: var/drop.wav
+        message_text: >-
+          Hello, this message is for {{consumer_name}}. This is {{collector_name}}.
+          Please call me back at 1-800-555-0100.
+"""
+    )
+    settings = load_settings(path)
+    daemon = Daemon(settings, speed=40, clock_start=CLOCK_START, seed=5)
+    await daemon.prepare()
+    await asyncio.wait_for(daemon.run(4.0), 120)
+    engine = daemon.runners["c1"].engine
+    assert engine.config.on_machine == "voicemail_drop"
+    assert engine.stats.machine_verdicts > 3, "the simulated carrier's machines were seen"
+    assert engine.idle, "no machine's call was left holding a line"
+    db = create_engine(settings.database.url)
+    async with db.connect() as conn:
+        rows = (
+            await conn.execute(text("select outcome, bridged_at, collector_id from call_attempts"))
+        ).all()
+    await db.dispose()
+    machines = [r for r in rows if r[0] == "machine"]
+    assert len(machines) == engine.stats.machine_verdicts
+    assert all(r[1] is None and r[2] is None for r in machines), "never bridged"
+    assert not [r for r in rows if r[0] == "machine_message_left"], "no message was played"
