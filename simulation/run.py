@@ -131,7 +131,7 @@ def build_engine(
         hopper_batch=2 * low_water,
         preview_dial_delay=scenario.manual_dial_overhead if manual else 0.0,
         abandon_cap=scenario.abandon_cap if cap_guard else None,
-        on_machine="hangup" if scenario.amd is None else scenario.amd.on_machine,  # type: ignore[arg-type]
+        on_machine="hangup" if scenario.amd is None else scenario.amd.on_machine,
         machine_false_positive_rate=_counted_false_positive_rate(scenario),
     )
     return Engine(config, pacer, rng)
