@@ -46,7 +46,7 @@ from dialer.domain.events import (
     VoicemailLeft,
 )
 from dialer.engine import views
-from dialer.engine.machines import routes_as_machine
+from dialer.engine.machines import Machines, routes_as_machine
 from dialer.engine.presence import Presence
 from dialer.engine.state import HISTORY_KEEP, HISTORY_PRUNE_EVERY
 from dialer.engine.views import DecisionRecord, to_utc
@@ -381,7 +381,7 @@ class Engine(Presence):
         CallInviteSent: _on_invite_sent,
         CallRinging: _on_ringing,
         CallAnswered: _on_answered,
-        VoicemailLeft: Presence._on_voicemail_left,
+        VoicemailLeft: Machines._on_voicemail_left,
         CallFailed: _on_failed,
         CallHungUp: _on_hung_up,
         CallNotPlaced: _on_not_placed,
