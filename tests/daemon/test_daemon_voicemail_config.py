@@ -104,3 +104,15 @@ def test_amd_reaches_the_engine_and_uk_counts_false_positives(tmp_path: Path) ->
     assert engine.cap_guard is not None
     assert engine.cap_guard.ledger.false_positive_rate == 0.05
     assert getattr(engine.pacer, "ledger", None) is None  # progressive: no ledger of its own
+
+
+def test_a_drop_with_amd_off_is_never_played(tmp_path: Path) -> None:
+    """The message of a campaign with AMD off is not checked, so it must never play: a
+    trunk that reports a machine anyway (the simulated one) gets a hang-up."""
+    amd = "      enabled: false\n      on_machine: voicemail_drop\n"
+    settings = load_settings(_config(tmp_path, "us_tsr_regf", amd))
+    assert set(check_campaigns(settings)) == {"east", "west"}  # nothing to check
+    engine = build_engine(
+        settings.campaign("west"), load_profile("us_tsr_regf"), np.random.default_rng(1)
+    )
+    assert engine.config.on_machine == "hangup"
