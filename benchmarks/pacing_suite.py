@@ -40,6 +40,7 @@ ORDER = (
     "b3",
     "b4",
     "m30-drop",
+    "m30-noamd",
     "m40-hangup",
     "m40-uk",
 )

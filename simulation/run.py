@@ -60,8 +60,11 @@ class ReplicationMetrics:
     messages_left: int = 0
     true_abandon_rate: float = 0.0  # (abandoned + false positives) / (live + false positives)
     inbound: InboundMetrics | None = None  # blended scenarios only
+    has_machines: bool = False  # the scenario has a machines section
 
     def as_dict(self) -> dict[str, float | int | dict[str, float | int]]:
+        """The issue's fixed shape; the machine figures only for scenarios with machines,
+        the inbound ones only for blended scenarios."""
         out: dict[str, float | int | dict[str, float | int]] = {
             "occupancy": self.occupancy,
             "talk_minutes_per_collector_hour": self.talk_minutes_per_collector_hour,
@@ -70,12 +73,15 @@ class ReplicationMetrics:
             "dials": self.dials,
             "live_answers": self.live_answers,
             "abandoned": self.abandoned,
-            "machine_verdicts": self.machine_verdicts,
-            "false_positives": self.false_positives,
-            "misrouted_machines": self.misrouted_machines,
-            "messages_left": self.messages_left,
-            "true_abandon_rate": self.true_abandon_rate,
         }
+        if self.has_machines:
+            out |= {
+                "machine_verdicts": self.machine_verdicts,
+                "false_positives": self.false_positives,
+                "misrouted_machines": self.misrouted_machines,
+                "messages_left": self.messages_left,
+                "true_abandon_rate": self.true_abandon_rate,
+            }
         if self.inbound is not None:
             out["inbound"] = self.inbound.as_dict()
         return out
@@ -152,7 +158,7 @@ def build_engine(
         hopper_batch=2 * low_water,
         preview_dial_delay=scenario.manual_dial_overhead if manual else 0.0,
         abandon_cap=scenario.abandon_cap if cap_guard else None,
-        on_machine="hangup" if scenario.amd is None else scenario.amd.on_machine,  # type: ignore[arg-type]
+        on_machine="hangup" if scenario.amd is None else scenario.amd.on_machine,
         machine_false_positive_rate=_counted_false_positive_rate(scenario),
         inbound_max_wait=60.0 if scenario.inbound is None else scenario.inbound.max_wait,
     )
@@ -208,6 +214,7 @@ def with_machines(
         misrouted_machines=world.misrouted,
         messages_left=world.messages_left,
         true_abandon_rate=true_drops / true_live if true_live else 0.0,
+        has_machines=True,
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from dialer.engine import MIN_RING_TIMEOUT
+from dialer.engine import MIN_RING_TIMEOUT, OnMachine
 from dialer.pacing.distribution_spec import DistributionError, parse_distribution
 from dialer.pacing.distributions import Distribution
 from simulation.inbound import InboundTraffic
@@ -87,7 +87,7 @@ class Amd:
     machines it calls people. ``counted_false_positive_rate``: the share of machine verdicts
     the ledger counts as abandoned live answers (UK Ofcom); 0: none counted."""
 
-    on_machine: str
+    on_machine: OnMachine
     human_decision: Distribution
     machine_decision: Distribution
     false_positive: float
@@ -374,7 +374,7 @@ class _Validator:
         spec = self._mapping(value, "amd", (*required, "counted_false_positive_rate"))
         self._required(spec, "amd", required)
         on_machine = spec["on_machine"]
-        if on_machine not in ("hangup", "voicemail_drop"):
+        if on_machine != "hangup" and on_machine != "voicemail_drop":
             raise self.fail("amd.on_machine", "must be hangup or voicemail_drop")
         counted = 0.0
         if "counted_false_positive_rate" in spec:
@@ -382,7 +382,7 @@ class _Validator:
                 spec, "counted_false_positive_rate", "amd.counted_false_positive_rate"
             )
         return Amd(
-            on_machine=str(on_machine),
+            on_machine=on_machine,
             human_decision=self.distribution(spec["human_decision"], "amd.human_decision"),
             machine_decision=self.distribution(spec["machine_decision"], "amd.machine_decision"),
             false_positive=self._share(spec, "false_positive", "amd.false_positive"),

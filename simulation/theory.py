@@ -50,6 +50,8 @@ def _constant_p(scenario: Scenario) -> float | None:
         return None
     if scenario.pauses is not None or (scenario.breaks and scenario.breaks.probability > 0):
         return None
+    if scenario.machines is not None:  # machines and AMD delays: no closed form here
+        return None
     return probs.pop()
 
 

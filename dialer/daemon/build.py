@@ -103,7 +103,8 @@ def build_engine(campaign: CampaignSettings, profile: Profile, rng: np.random.Ge
         call_id_prefix=f"{campaign.name}.{uuid.uuid4().hex[:8]}.",
         abandon_cap=cap,
         abandon_window=window,
-        on_machine=campaign.amd.on_machine,
+        # A drop only with AMD on: its message is checked at start-up only then.
+        on_machine=campaign.amd.on_machine if campaign.amd.enabled else "hangup",
         machine_false_positive_rate=machine_false_positive_rate(campaign, profile),
     )
     pacer = build_pacer(campaign, profile)

@@ -21,11 +21,12 @@ from sqlalchemy.pool import QueuePool
 from dialer.clock import Clock
 from dialer.compliance import Profile
 from dialer.daemon.runner import CampaignRunner
+from dialer.domain.model import ContactOutcome
 from dialer.logs import event
 from dialer.metrics import Metrics
 from dialer.pacing.budget import budget_remaining
 from dialer.settings import CampaignSettings, Settings, service_level_terms
-from dialer.store.attempts_repo import LedgerRepository
+from dialer.store.attempts_repo import AttemptRepository, LedgerRepository
 from dialer.store.db import POOL_OVERFLOW
 from dialer.telephony.port import Trunk
 
@@ -36,6 +37,7 @@ METRICS_REFRESH_INTERVAL = 1.0
 LEDGER_REFRESH_INTERVAL = 10.0  # seconds between reads of the abandonment ledger
 COLLECTOR_STATES = ("ready", "reserved", "on_call", "wrap_up", "paused")
 CALL_STATES = ("dialing", "ringing", "answered", "bridged", "abandoned")
+MACHINE_ANSWERS = (ContactOutcome.MACHINE, ContactOutcome.MACHINE_MESSAGE_LEFT)
 
 
 def abandon_terms(profile: Profile, campaign: CampaignSettings) -> tuple[float, float]:
@@ -159,9 +161,16 @@ class DaemonGauges:
                 continue
             cap, window = self.terms(campaign)
             since = datetime.fromtimestamp(now - window, UTC)
+            machines: int | None = None
             try:
                 async with self.sessions() as session:
                     totals = await LedgerRepository(session).rate(runner.campaign_id, since)
+                    if runner.engine.config.machine_false_positive_rate > 0:
+                        # UK Ofcom with AMD: every daemon's machine answers in the window,
+                        # for the estimate of false positives the budget counts.
+                        machines = await AttemptRepository(session).count(
+                            campaign_id=runner.campaign_id, since=since, outcomes=MACHINE_ANSWERS
+                        )
             except Exception as exc:
                 event(
                     log, "ledger.read_failed", logging.ERROR, campaign=campaign.name, error=str(exc)
@@ -169,10 +178,11 @@ class DaemonGauges:
                 continue
             sync = getattr(runner.engine.pacer, "sync_ledger", None)
             if sync is not None:  # the pacer counts every daemon's drops, not just ours
-                sync(totals.live_answers, totals.abandons, now)
+                sync(totals.live_answers, totals.abandons, now, machines)
             guard = runner.engine.cap_guard
             if guard is not None:  # so does the abandon-cap guard, in every mode
-                guard.sync(totals.live_answers, totals.abandons, now, runner.engine.stats)
+                stats = runner.engine.stats
+                guard.sync(totals.live_answers, totals.abandons, now, stats, machines)
             self.metrics.abandon_rate_window.labels(campaign.name).set(totals.rate)
             self.metrics.abandon_budget_remaining.labels(campaign.name).set(
                 budget_remaining(totals.abandons, totals.live_answers, cap)

@@ -20,6 +20,7 @@ from dialer.engine.state import (
     MIN_RING_TIMEOUT,
     EngineConfig,
     EngineStats,
+    OnMachine,
     UnknownCall,
     contact_outcome,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "EngineConfig",
     "EngineStats",
     "GuardStatus",
+    "OnMachine",
     "RoutingPolicy",
     "RunningCampaign",
     "Stage",

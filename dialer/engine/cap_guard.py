@@ -219,15 +219,27 @@ class AbandonCapGuard:
         self._seen_live, self._seen_drops = tally.live_answers, tally.abandoned
         self._seen_machines = tally.machine_verdicts
 
-    def sync(self, live: int, drops: int, now: float, tally: EngineTally) -> None:
+    def sync(
+        self,
+        live: int,
+        drops: int,
+        now: float,
+        tally: EngineTally,
+        machines: int | None = None,
+    ) -> None:
         """The store's window totals (every daemon's finished calls), plus this engine's
-        calls still up, which the store counts only when they end."""
+        calls still up, which the store counts only when they end; ``machines``: the store's
+        machine answers in the window (None: keep this engine's own verdicts)."""
         self.observe(tally, now)
         finished_drops = tally.outcomes.get("abandoned", 0)
         finished_live = tally.outcomes.get("completed", 0) + finished_drops
         open_live = max(0, tally.live_answers - finished_live)
         open_drops = max(0, tally.abandoned - finished_drops)
-        self.ledger.sync(live + open_live, drops + open_drops, now)
+        if machines is not None:  # a drop still playing is a verdict the store lacks
+            finished = tally.outcomes.get("machine", 0)
+            finished += tally.outcomes.get("machine_message_left", 0)
+            machines += max(0, tally.machine_verdicts - finished)
+        self.ledger.sync(live + open_live, drops + open_drops, now, machines)
 
     def totals(self, now: float) -> tuple[int, int]:
         """(live answers, abandons) in the window ending now."""

@@ -49,7 +49,7 @@ from dialer.domain.events import (
 )
 from dialer.engine import views
 from dialer.engine.inbound import Inbound
-from dialer.engine.machines import routes_as_machine
+from dialer.engine.machines import Machines, routes_as_machine
 from dialer.engine.state import HISTORY_KEEP, HISTORY_PRUNE_EVERY
 from dialer.engine.views import DecisionRecord, to_utc
 from dialer.pacing.base import Pacer, PacingInputs
@@ -385,7 +385,7 @@ class Engine(Inbound):
         CallInviteSent: _on_invite_sent,
         CallRinging: _on_ringing,
         CallAnswered: _on_answered,
-        VoicemailLeft: Inbound._on_voicemail_left,
+        VoicemailLeft: Machines._on_voicemail_left,
         CallFailed: _on_failed,
         CallHungUp: _on_hung_up,
         CallNotPlaced: _on_not_placed,

@@ -7,9 +7,8 @@ The engine is built on it in layers, each a module of this package: `Answers`
 (dialer.engine.answers: routing answered calls, abandons, ring timeouts) on the state,
 `Machines` (dialer.engine.machines: machine answers, voicemail drops, the end of every
 call) on that, `Dialing` (dialer.engine.dialing: launches and the dial-time compliance
-check) on that,
-`Presence` (dialer.engine.presence: absent collectors, actions waiting for a call's end)
-on that, and `Engine` (dialer.engine.core: the inputs, pacing and views) on top. The
+check) on that, `Presence` (dialer.engine.presence: absent collectors, actions waiting for
+a call's end) on that, and `Engine` (dialer.engine.core: the inputs, pacing and views) on top. The
 underscored names are the package's own: only its layers use them, through `self`.
 """
 

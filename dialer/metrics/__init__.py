@@ -70,7 +70,8 @@ class Metrics(MediaMetrics, InboundMetrics):
         )
         self.call_outcomes = Counter(
             "dialer_call_outcomes_total",
-            "Finished calls by outcome (busy, no_answer, failed, machine, completed, abandoned).",
+            "Finished calls by outcome (busy, no_answer, failed, machine, machine_message_left, "
+            "completed, abandoned, media_lost, trunk_failed).",
             ["campaign", "outcome"],
             registry=r,
         )

@@ -9,7 +9,8 @@ Under a profile that counts answering-machine false positives as abandoned calls
 Ofcom: a person AMD took for a machine was hung up on), the ledger also counts machine
 verdicts, and :meth:`AbandonLedger.counted` adds ``false_positive_rate`` x those verdicts
 to both the drops and the live answers: each estimated false positive is a live answer
-abandoned. The store's totals carry no verdicts, so a sync keeps this daemon's own.
+abandoned. A sync with the store's count of machine answers in the window replaces the
+verdicts too; one without keeps this daemon's own.
 
 :class:`ThresholdController` steers the predictive pacer's risk threshold lambda so the
 window's abandon rate lands just under the target: the target less a noise margin of
@@ -67,6 +68,7 @@ class AbandonLedger:
         self._machines = 0
         self._base_live = 0
         self._base_drops = 0
+        self._base_machines = 0
         self.started: float | None = None
 
     def _bucket(self, now: float) -> list[float]:
@@ -100,14 +102,18 @@ class AbandonLedger:
         self._bucket(now)[3] += 1
         self._machines += 1
 
-    def sync(self, live: int, drops: int, now: float) -> None:
+    def sync(self, live: int, drops: int, now: float, machines: int | None = None) -> None:
         """Authoritative window totals from the store (every daemon's calls, this one's
-        included up to ``now``): local counts restart from here, but for the machine
-        verdicts, which the store's totals do not carry."""
-        if live < 0 or drops < 0:
+        included up to ``now``): local counts restart from here. ``machines``: the store's
+        machine answers in the window; None keeps this ledger's own verdicts."""
+        if live < 0 or drops < 0 or (machines is not None and machines < 0):
             raise ValueError("ledger totals must be >= 0")
         self._base_live, self._base_drops = int(live), int(drops)
-        if self._machines:
+        if machines is not None:
+            self._base_machines = int(machines)
+            self._buckets.clear()
+            self._machines = 0
+        elif self._machines:
             for bucket in self._buckets:
                 bucket[1] = bucket[2] = 0.0
         else:
@@ -122,9 +128,10 @@ class AbandonLedger:
         return self._base_live + self._live, self._base_drops + self._drops
 
     def machine_verdicts(self, now: float) -> int:
-        """Machine verdicts in the window ending now (this daemon's own)."""
+        """Machine verdicts in the window ending now (the store's at the last sync that
+        gave them, plus this daemon's since)."""
         self._expire(now)
-        return self._machines
+        return self._base_machines + self._machines
 
     def false_positives(self, now: float) -> float:
         """Estimated AMD false positives in the window: rate x machine verdicts."""

@@ -238,9 +238,10 @@ class PredictivePacer(Pacer):
         if self.inbound is not None:
             self.inbound.observe_wait(seconds, answered, now)
 
-    def sync_ledger(self, live: int, drops: int, now: float) -> None:
-        """Window totals from the store (all daemons sharing the campaign)."""
-        self.ledger.sync(live, drops, now)
+    def sync_ledger(self, live: int, drops: int, now: float, machines: int | None = None) -> None:
+        """Window totals from the store (all daemons sharing the campaign); ``machines``:
+        its machine answers in the window, for the AMD false-positive estimate."""
+        self.ledger.sync(live, drops, now, machines)
 
     # ----- the decision -------------------------------------------------------------------
 

@@ -316,7 +316,11 @@ def _apply(runner: CampaignHandle, old: Pacing, new: Pacing, cap: float) -> None
     pacer = engine.pacer
     if new.spec != old.spec or pacer.name != new.mode:
         abandon_cap = cap if new.mode == "predictive" else new.target_abandon_rate
-        pacer = make_pacer(new.spec, abandon_cap=abandon_cap)
+        options = {}
+        if new.mode == "predictive" and engine.config.machine_false_positive_rate:
+            # UK Ofcom with AMD: the new budget counts the false positives as the old did.
+            options["machine_false_positive_rate"] = engine.config.machine_false_positive_rate
+        pacer = make_pacer(new.spec, abandon_cap=abandon_cap, **options)
     if new.mode == "predictive":
         pacer.configure(
             target_abandon_rate=new.target_abandon_rate,

@@ -165,3 +165,15 @@ def test_a_text_file_posing_as_a_wav_is_refused_with_how_to_write_one(in_tmp: Pa
     settings = load_settings(_config(tmp_path, "us_tsr_regf", _drop(GOOD)))
     with pytest.raises(StartupError, match=r"not a PCM WAV .*16-bit PCM, 8 kHz, mono"):
         voicemail_messages(settings)
+
+
+def test_a_drop_with_amd_off_is_never_played(tmp_path: Path) -> None:
+    """The message of a campaign with AMD off is not checked, so it must never play: a
+    trunk that reports a machine anyway (the simulated one) gets a hang-up."""
+    amd = "      enabled: false\n      on_machine: voicemail_drop\n"
+    settings = load_settings(_config(tmp_path, "us_tsr_regf", amd))
+    assert set(check_campaigns(settings)) == {"east", "west"}  # nothing to check
+    engine = build_engine(
+        settings.campaign("west"), load_profile("us_tsr_regf"), np.random.default_rng(1)
+    )
+    assert engine.config.on_machine == "hangup"

@@ -150,6 +150,15 @@ def test_estimated_amd_false_positives_spend_the_budget_uk_ofcom() -> None:
     assert status.as_dict()["false_positives"] == pytest.approx(10.0)
 
 
+def test_a_sync_adds_the_drops_still_playing_to_the_stores_machine_answers() -> None:
+    guard = AbandonCapGuard(0.03, 86_400.0, machine_false_positive_rate=0.05)
+    # 12 verdicts seen here: 10 finished (the store has them), 2 messages still playing.
+    tally = Tally(machine_verdicts=12, outcomes=Counter(machine=4, machine_message_left=6))
+    guard.sync(1000, 20, 0.0, tally, machines=200)  # the store: every daemon's
+    assert guard.ledger.machine_verdicts(0.0) == 202
+    assert guard.status(0.0).false_positives == pytest.approx(10.1)
+
+
 def test_a_short_budget_allows_only_the_calls_it_could_absorb() -> None:
     # 1000 live answers, 20 drops: 10 abandons left, headroom 10 / 0.97 = 10.3 drops.
     guard = guard_with(1000, 20)

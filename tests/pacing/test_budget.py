@@ -217,3 +217,15 @@ def test_a_ledger_that_counts_no_false_positives_is_unchanged_by_verdicts() -> N
     assert ledger.counted(60.0) == (1, 0) == ledger.totals(60.0)
     with pytest.raises(ValueError, match="false_positive_rate"):
         AbandonLedger(false_positive_rate=1.0)
+
+
+def test_a_sync_with_the_stores_machine_answers_replaces_the_local_verdicts() -> None:
+    ledger = AbandonLedger(window_seconds=86_400.0, false_positive_rate=0.05)
+    for i in range(10):
+        ledger.record_machine(float(i))
+    ledger.sync(live=500, drops=5, now=20.0, machines=300)  # every daemon's, ours included
+    assert ledger.machine_verdicts(20.0) == 300
+    ledger.record_machine(21.0)
+    assert ledger.counted(22.0) == pytest.approx((500 + 15.05, 5 + 15.05))
+    with pytest.raises(ValueError):
+        ledger.sync(live=0, drops=0, now=23.0, machines=-1)

@@ -96,6 +96,9 @@ def test_a_scenario_with_no_machines_draws_what_it_drew_without_the_section() ->
             b.live_answers,
             b.abandoned,
         )
+    # The JSON keeps the shape without machines, and adds their figures with them.
+    assert "false_positives" not in a.as_dict()
+    assert b.as_dict()["machine_verdicts"] == 0 and "true_abandon_rate" in b.as_dict()
 
 
 def test_the_cap_guard_holds_the_uk_cap_with_the_false_positive_estimate_in() -> None:
