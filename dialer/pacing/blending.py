@@ -254,7 +254,7 @@ class ErlangReservation:
         min_handled: int = 10,
         estimator: InboundRateEstimator | None = None,
         margin: float = 0.04,
-        step: float = 0.03,
+        step: float = 0.08,
     ) -> None:
         if not 0 < service_level < 1:
             raise ValueError(f"inbound service_level must be in (0, 1), got {service_level!r}")
