@@ -253,7 +253,7 @@ class ErlangReservation:
         handle_prior: float = 180.0,
         min_handled: int = 10,
         estimator: InboundRateEstimator | None = None,
-        margin: float = 0.04,
+        margin: float = 0.02,
         step: float = 0.08,
     ) -> None:
         if not 0 < service_level < 1:
@@ -306,20 +306,25 @@ class ErlangReservation:
         load = rate * handle
         needed, level = staff_for_service_level(load, handle, self.within, self.aim)
         on_inbound = inputs.inbound_on_call
-        backfill = 0
+        backfill = 0.0
         if outbound_handle > 0:
-            # Whole collectors only: the expectation over busy outbound collectors of one
-            # coming free within the answer-within time (exponential residual).
+            # The busy outbound collectors expected to come free within the answer-within
+            # time (exponential residual): they take a queued caller before any new call.
             busy = max(0, inputs.on_call + inputs.wrap_up - on_inbound)
-            backfill = math.floor(busy * -math.expm1(-self.within / outbound_handle))
-        reserved = max(0, needed - on_inbound - backfill)
+            backfill = busy * -math.expm1(-self.within / outbound_handle)
+        # An inbound group of `needed` agents offered `load` Erlangs has needed - load of
+        # them idle on average: those are what the blended team must keep free, less the
+        # backfill. (Keeping `needed` minus those on inbound calls, a group of its own,
+        # held idle whatever the moment's traffic: measured far too many.)
+        reserved = max(0, round(needed - load - backfill))
         queued = inputs.inbound_queued
         why = (
             f"{reserved} collector(s) kept free for inbound: {rate * 3600:.1f} calls/h x "
             f"{handle:.0f} s = {load:.2f} Erlangs need {needed} for {self.aim:.0%} within "
             f"{self.within:g} s (Erlang C {level:.1%}; aim for a target of {self.target:.0%}"
-            f"{self._measured()}); {on_inbound} on inbound calls, {backfill} outbound "
-            f"expected free within {self.within:g} s"
+            f"{self._measured()}), {needed - load:.2f} of them idle on average, less "
+            f"{backfill:.2f} outbound expected free within {self.within:g} s; "
+            f"{on_inbound} on inbound calls"
         )
         if queued:
             why += f"; {queued} inbound caller(s) queued"
@@ -331,7 +336,7 @@ class ErlangReservation:
             "load_erlangs": round(load, 4),
             "needed": needed,
             "on_inbound": on_inbound,
-            "backfill": backfill,
+            "backfill": round(backfill, 3),
             "service_level_target": self.target,
             "aim": round(self.aim, 4),
             "answered_in_time": self.in_time,
