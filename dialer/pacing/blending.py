@@ -14,9 +14,9 @@ reservation is sized on the inbound part alone with Erlang C (dialer.pacing.erla
 * the inbound part needs ``n`` collectors, the smallest with Erlang-C service level
   ``1 - C(n, A) exp(-(n - A) t / h) >= aim`` (A = rate x handle time, t the
   answer-within seconds; the aim is tuned on the callers' outcomes, see
-  :class:`ErlangReservation`): the collectors already on an inbound call count toward
-  ``n``, and so do those busy on outbound work expected to come free within ``t``; the
-  rest of it is the reservation, which the pacer treats as collectors it may not plan an
+  :class:`ErlangReservation`); such a group has ``n - A`` agents idle on average, and
+  those, less the outbound-busy collectors expected to come free within ``t``, are the
+  reservation, which the pacer treats as collectors it may not plan an
   outbound answer for; callers already queued are demand like answered calls waiting.
 
 :class:`FixedReservation` keeps a constant number (the pacing suite's baseline). Pure and
@@ -255,6 +255,7 @@ class ErlangReservation:
         estimator: InboundRateEstimator | None = None,
         margin: float = 0.02,
         step: float = 0.08,
+        initial_aim: float = 0.5,
     ) -> None:
         if not 0 < service_level < 1:
             raise ValueError(f"inbound service_level must be in (0, 1), got {service_level!r}")
@@ -271,7 +272,10 @@ class ErlangReservation:
         self._handle_sum = 0.0
         self.goal = min(0.995, service_level + margin)
         self.step = step
-        self.aim = service_level
+        # Where the aim starts: half way, not at the target (sized at the target the
+        # reservation is far too large in a blended team, and a shift's first hours
+        # would go by unlearning it); callers move it from there.
+        self.aim = initial_aim
         self.seen = 0  # callers whose outcome the aim has learned from
         self.in_time = 0
 
