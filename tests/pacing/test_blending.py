@@ -67,8 +67,12 @@ def inputs(**kw: int) -> PacingInputs:
 
 
 def test_the_reservation_follows_the_traffic_and_says_why() -> None:
-    quiet = ErlangReservation(0.8, 20.0, expected_per_hour=2.0, handle_prior=180.0)
-    busy = ErlangReservation(0.8, 20.0, expected_per_hour=60.0, handle_prior=180.0)
+    quiet = ErlangReservation(
+        0.8, 20.0, expected_per_hour=2.0, handle_prior=180.0, initial_aim=0.95
+    )
+    busy = ErlangReservation(
+        0.8, 20.0, expected_per_hour=120.0, handle_prior=180.0, initial_aim=0.95
+    )
     r_quiet, r_busy = quiet.reserve(inputs()), busy.reserve(inputs())
     assert r_busy.reserved > r_quiet.reserved >= 1
     assert "Erlang C" in r_busy.words() and "calls/h" in r_busy.words()
