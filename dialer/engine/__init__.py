@@ -5,10 +5,12 @@ This is the package's public face. Its modules are layers of one engine (see
 dialer.engine.state): the state and its bookkeeping, routing answered calls
 (dialer.engine.answers), dialing (dialer.engine.dialing), presence (dialer.engine.presence:
 no call for a collector whose console is gone) and the inputs and pacing
-(dialer.engine.core); the abandon-cap guard that holds the cap whatever the pacer
-(dialer.engine.cap_guard), the routing policy (dialer.engine.routing), the in-memory case
-hopper (dialer.engine.hopper) and the read-only views (dialer.engine.views) beside them, and
-what a driver of the engine looks like to those who watch it (dialer.engine.driver).
+(dialer.engine.core), with inbound return calls (dialer.engine.inbound: routing, the
+queue, the callback offer) the layer below it; the abandon-cap guard that holds the cap
+whatever the pacer (dialer.engine.cap_guard), the routing policy (dialer.engine.routing),
+the in-memory case hopper (dialer.engine.hopper) and the read-only views
+(dialer.engine.views) beside them, and what a driver of the engine looks like to those who
+watch it (dialer.engine.driver).
 """
 
 from dialer.engine.cap_guard import AbandonCapGuard, GuardStatus, window_words

@@ -14,9 +14,9 @@ reservation is sized on the inbound part alone with Erlang C (dialer.pacing.erla
 * the inbound part needs ``n`` collectors, the smallest with Erlang-C service level
   ``1 - C(n, A) exp(-(n - A) t / h) >= aim`` (A = rate x handle time, t the
   answer-within seconds; the aim is tuned on the callers' outcomes, see
-  :class:`ErlangReservation`): the collectors already on an inbound call count toward
-  ``n``, and so do those busy on outbound work expected to come free within ``t``; the
-  rest of it is the reservation, which the pacer treats as collectors it may not plan an
+  :class:`ErlangReservation`); such a group has ``n - A`` agents idle on average, and
+  those, less the outbound-busy collectors expected to come free within ``t``, are the
+  reservation, which the pacer treats as collectors it may not plan an
   outbound answer for; callers already queued are demand like answered calls waiting.
 
 :class:`FixedReservation` keeps a constant number (the pacing suite's baseline). Pure and
@@ -253,8 +253,9 @@ class ErlangReservation:
         handle_prior: float = 180.0,
         min_handled: int = 10,
         estimator: InboundRateEstimator | None = None,
-        margin: float = 0.04,
-        step: float = 0.03,
+        margin: float = 0.02,
+        step: float = 0.08,
+        initial_aim: float = 0.5,
     ) -> None:
         if not 0 < service_level < 1:
             raise ValueError(f"inbound service_level must be in (0, 1), got {service_level!r}")
@@ -271,7 +272,10 @@ class ErlangReservation:
         self._handle_sum = 0.0
         self.goal = min(0.995, service_level + margin)
         self.step = step
-        self.aim = service_level
+        # Where the aim starts: half way, not at the target (sized at the target the
+        # reservation is far too large in a blended team, and a shift's first hours
+        # would go by unlearning it); callers move it from there.
+        self.aim = initial_aim
         self.seen = 0  # callers whose outcome the aim has learned from
         self.in_time = 0
 
@@ -306,20 +310,25 @@ class ErlangReservation:
         load = rate * handle
         needed, level = staff_for_service_level(load, handle, self.within, self.aim)
         on_inbound = inputs.inbound_on_call
-        backfill = 0
+        backfill = 0.0
         if outbound_handle > 0:
-            # Whole collectors only: the expectation over busy outbound collectors of one
-            # coming free within the answer-within time (exponential residual).
+            # The busy outbound collectors expected to come free within the answer-within
+            # time (exponential residual): they take a queued caller before any new call.
             busy = max(0, inputs.on_call + inputs.wrap_up - on_inbound)
-            backfill = math.floor(busy * -math.expm1(-self.within / outbound_handle))
-        reserved = max(0, needed - on_inbound - backfill)
+            backfill = busy * -math.expm1(-self.within / outbound_handle)
+        # An inbound group of `needed` agents offered `load` Erlangs has needed - load of
+        # them idle on average: those are what the blended team must keep free, less the
+        # backfill. (Keeping `needed` minus those on inbound calls, a group of its own,
+        # held idle whatever the moment's traffic: measured far too many.)
+        reserved = max(0, round(needed - load - backfill))
         queued = inputs.inbound_queued
         why = (
             f"{reserved} collector(s) kept free for inbound: {rate * 3600:.1f} calls/h x "
             f"{handle:.0f} s = {load:.2f} Erlangs need {needed} for {self.aim:.0%} within "
             f"{self.within:g} s (Erlang C {level:.1%}; aim for a target of {self.target:.0%}"
-            f"{self._measured()}); {on_inbound} on inbound calls, {backfill} outbound "
-            f"expected free within {self.within:g} s"
+            f"{self._measured()}), {needed - load:.2f} of them idle on average, less "
+            f"{backfill:.2f} outbound expected free within {self.within:g} s; "
+            f"{on_inbound} on inbound calls"
         )
         if queued:
             why += f"; {queued} inbound caller(s) queued"
@@ -331,7 +340,7 @@ class ErlangReservation:
             "load_erlangs": round(load, 4),
             "needed": needed,
             "on_inbound": on_inbound,
-            "backfill": backfill,
+            "backfill": round(backfill, 3),
             "service_level_target": self.target,
             "aim": round(self.aim, 4),
             "answered_in_time": self.in_time,

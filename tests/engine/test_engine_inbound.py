@@ -218,3 +218,26 @@ def test_the_inbound_contact_record_is_a_conversation_the_caps_do_not_count() ->
         110.0,
     )
     assert inbound_contact(InboundCall("in2", tgt.number, None, bridged_at=1.0)) is None
+
+
+def test_an_absent_collector_s_inbound_call_is_hung_up_and_they_are_paused() -> None:
+    from dialer.domain.events import CollectorSeen
+
+    d = Driver(make_engine("preview", hang_up_when_absent=True))
+    login(d, "a")
+    d.send(CollectorSeen("a", 10.0), 0.0)
+    arrive(d, "in1", 1.0)
+    d.tick(10.0)  # a's console is gone
+    assert Hangup("in1") in d.commands
+    d.send(CallHungUp("in1"), 10.5)
+    assert d.engine.collectors["a"].state is CollectorState.PAUSED
+    assert finished(d)[-1].call.outcome is InboundOutcome.ANSWERED
+
+
+def test_drain_hangs_up_inbound_calls_and_waits_for_them() -> None:
+    d = Driver(make_engine("preview"))
+    arrive(d, "in1", 0.0)  # queued: no one logged in
+    assert not d.engine.idle
+    assert Hangup("in1") in d.engine.hang_up_all(5.0)
+    d.send(CallHungUp("in1"), 6.0)
+    assert d.engine.idle

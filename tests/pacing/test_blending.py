@@ -67,15 +67,21 @@ def inputs(**kw: int) -> PacingInputs:
 
 
 def test_the_reservation_follows_the_traffic_and_says_why() -> None:
-    quiet = ErlangReservation(0.8, 20.0, expected_per_hour=2.0, handle_prior=180.0)
-    busy = ErlangReservation(0.8, 20.0, expected_per_hour=60.0, handle_prior=180.0)
+    quiet = ErlangReservation(
+        0.8, 20.0, expected_per_hour=2.0, handle_prior=180.0, initial_aim=0.95
+    )
+    busy = ErlangReservation(
+        0.8, 20.0, expected_per_hour=120.0, handle_prior=180.0, initial_aim=0.95
+    )
     r_quiet, r_busy = quiet.reserve(inputs()), busy.reserve(inputs())
     assert r_busy.reserved > r_quiet.reserved >= 1
     assert "Erlang C" in r_busy.words() and "calls/h" in r_busy.words()
-    # Collectors already on inbound calls count toward what the inbound part needs.
-    on_inbound = busy.reserve(inputs(inbound_on_call=2, inbound_queued=1))
-    assert on_inbound.reserved == max(0, r_busy.reserved - 2)
-    assert on_inbound.held == on_inbound.reserved + 1
+    # Callers queued are held on top; busy outbound collectors due free soon are credited.
+    queued = busy.reserve(inputs(inbound_queued=1))
+    assert queued.held == r_busy.reserved + 1
+    credited = busy.reserve(inputs(on_call=18, ready=2), outbound_handle=60.0)
+    assert credited.reserved < r_busy.reserved
+    assert credited.detail["backfill"] > 1
 
 
 def test_a_fixed_reservation_is_constant() -> None:
