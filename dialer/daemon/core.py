@@ -46,7 +46,7 @@ from dialer.settings import CampaignSettings, Settings
 from dialer.store.db import POOL_OVERFLOW, create_engine, migrate, session_factory
 from dialer.store.org_repo import CampaignRepository, CollectorRepository
 from dialer.telephony.port import Trunk, TrunkEvent
-from dialer.web.facade import CampaignHealth
+from dialer.web.facade import CampaignHealth, InboundPop
 
 log = logging.getLogger(__name__)
 LAG_PROBE_INTERVAL = 0.05
@@ -397,6 +397,9 @@ class Daemon:
             stopping=self.stopping,
             now=self._utcnow(),
         )
+
+    def inbound_pop(self, call_id: str) -> InboundPop | None:
+        return None if self.inbound is None else self.inbound.screen_pop(call_id)
 
     def summary(self) -> dict[str, dict[str, object]]:
         now = self.clock.now()

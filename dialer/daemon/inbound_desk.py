@@ -44,6 +44,7 @@ from dialer.store.case_reads import history_of
 from dialer.store.cases_repo import CaseRepository
 from dialer.store.inbound_repo import CallerMatch, InboundRepository
 from dialer.telephony.sip_inbound import InboundOffer
+from dialer.web.facade import InboundPop
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 5.0  # real seconds between service-level refreshes
@@ -127,10 +128,13 @@ class InboundDesk:
         call = self._open.get(call_id)
         return None if call is None else self._runners.get(call.campaign)
 
-    def match(self, call_id: str) -> CallerMatch | None:
-        """Who the caller of an open call is (the console's screen pop)."""
+    def screen_pop(self, call_id: str) -> InboundPop | None:
+        """What the collector's console shows of an open inbound call (number masked)."""
         call = self._open.get(call_id)
-        return None if call is None else call.match
+        if call is None:
+            return None
+        masked = mask_phone(call.number) if call.number else "withheld"
+        return InboundPop(call.match.case_id, call.match.others, masked)
 
     # -- the runners' commands (dialer.daemon.runner.InboundSink) ----------------------------
     def owns(self, call_id: str) -> bool:

@@ -102,6 +102,9 @@ def _routed_dict(routed: RoutedCall) -> dict[str, Any]:
         "campaign": routed.campaign,
         "call_id": routed.call_id,
         "case_id": routed.case_id,
+        "inbound": routed.inbound,  # the debtor called back (case_id None: unknown caller)
+        "other_case_ids": list(routed.other_case_ids),
+        "caller_masked": routed.caller_masked,
         "bridged_at": iso(routed.bridged_at),
         "ended_at": iso(routed.ended_at),
         "active": routed.ended_at is None,

@@ -181,7 +181,7 @@ def new_context(dialer: DialerFacade) -> WebContext:
         presence=Presence(dialer, web.presence_timeout_seconds),
         throttle=LoginThrottles.from_settings(web.login_throttle),
     )
-    context.hub = EventsHub(context.locate)
+    context.hub = EventsHub(context.locate, dialer.inbound_pop, dialer.clock.now)
     return context
 
 

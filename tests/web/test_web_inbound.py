@@ -1,0 +1,106 @@
+"""An inbound call on the collector's console: marked as such, the case on screen with the
+right-party data rules of outbound (clear only to the routed collector, audited), the other
+matching cases listed; an unknown caller gets a plain screen with the masked number.
+
+The daemon runs on the simulated trunk (no callers there): the test plays the daemon's
+inbound desk (`Daemon.inbound`, its screen pop) and the engine's `Bridge` and
+`InboundFinished` to the collector, through the runner's step observers like every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from webkit import Running, login, running, state_of, until, write_settings
+
+from dialer.domain.commands import Bridge, Command, InboundFinished
+from dialer.domain.inbound import InboundCall, InboundOutcome
+from dialer.store.identity_repo import IdentityRepository
+from dialer.store.tables import CaseRow
+from dialer.web.facade import InboundPop
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[Running]:
+    async with running(write_settings(tmp_path)) as r:
+        yield r
+
+
+class Desk:
+    """The daemon's inbound desk as the web sees it: one open call's screen pop."""
+
+    def __init__(self, call_id: str, pop: InboundPop) -> None:
+        self.calls = {call_id: pop}
+
+    def screen_pop(self, call_id: str) -> InboundPop | None:
+        return self.calls.get(call_id)
+
+    async def drain(self) -> None:  # the daemon's stop waits for the desk's records
+        return None
+
+
+def step(live: Running, *commands: Command) -> None:
+    runner = live.daemon.runners["c1"]
+    for observe in runner.step_observers:
+        observe(runner, None, list(commands))
+
+
+async def ready_and_idle(live: Running, client: object) -> None:
+    live.daemon.runners["c1"].engine.paused = True  # no outbound call gets in the way
+    await login(client, "alice")  # type: ignore[arg-type]
+    await client.post("/api/v1/me/ready", json={"campaign": "c1"})  # type: ignore[attr-defined]
+    await until(lambda: state_of(live.daemon, "alice") == "ready", what="ready")
+
+
+async def test_a_return_call_pops_its_case_marked_inbound_with_the_other_cases(
+    live: Running,
+) -> None:
+    async with live.daemon.sessions() as session:
+        ids = list(await session.scalars(select(CaseRow.id).order_by(CaseRow.id).limit(3)))
+        row = await session.get(CaseRow, ids[0])
+    assert row is not None and row.debtor_name
+    live.daemon.inbound = Desk("in-1", InboundPop(ids[0], (ids[1], ids[2]), "+1212***0123"))  # type: ignore[assignment]
+    async with live.client() as alice, live.client() as bob:
+        await ready_and_idle(live, alice)
+        step(live, Bridge("in-1", "alice"))
+        page = (await alice.get("/console")).text
+        assert 'data-testid="inbound"' in page and "Inbound: the debtor called back" in page
+        assert "+1212***0123" in page
+        assert f"#{ids[1]}, #{ids[2]}" in page  # the other cases on the number
+        assert 'data-testid="identity-name"' in page and row.debtor_name in page
+        call = (await alice.get("/api/v1/me")).json()["collector"]["call"]
+        assert (call["inbound"], call["case_id"], call["other_case_ids"]) == (
+            True,
+            ids[0],
+            [ids[1], ids[2]],
+        )
+        async with live.daemon.sessions() as session:
+            audit = await IdentityRepository(session).audit_of(ids[0])
+        assert [(a.actor, a.reason) for a in audit] == [("alice", "routed_call")]
+        await login(bob, "bob")
+        refused = await bob.get(f"/api/v1/cases/{ids[0]}")
+        assert refused.status_code == 403 and row.debtor_name not in refused.text
+
+        ended = InboundCall("in-1", "+12125550123", str(ids[0]), outcome=InboundOutcome.ANSWERED,
+                            ended_at=live.daemon.clock.now())  # fmt: skip
+        step(live, InboundFinished(ended))
+        after = (await alice.get("/console")).text
+        assert 'data-testid="call-status">Call ended' in after and "Inbound:" in after
+
+
+async def test_an_unknown_caller_gets_a_plain_screen_with_the_masked_number(
+    live: Running,
+) -> None:
+    live.daemon.inbound = Desk("in-2", InboundPop(None, (), "+1312***0999"))  # type: ignore[assignment]
+    async with live.client() as alice:
+        await ready_and_idle(live, alice)
+        step(live, Bridge("in-2", "alice"))
+        page = (await alice.get("/console")).text
+        assert "Inbound: an unknown caller" in page and "+1312***0999" in page
+        assert 'data-testid="disposition-form"' not in page  # no case to record against
+        assert 'data-testid="hangup"' in page
+        call = (await alice.get("/api/v1/me")).json()["collector"]["call"]
+        assert (call["inbound"], call["case_id"]) == (True, None)
