@@ -9,7 +9,9 @@ inbound desk (`Daemon.inbound`, its screen pop) and the engine's `Bridge` and
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,8 @@ from webkit import Running, login, running, state_of, until, write_settings
 from dialer.domain.commands import Bridge, Command, InboundFinished
 from dialer.domain.inbound import InboundCall, InboundOutcome
 from dialer.store.identity_repo import IdentityRepository
+from dialer.store.inbound_repo import InboundRecord, InboundRepository
+from dialer.store.org_repo import CampaignRepository
 from dialer.store.tables import CaseRow
 from dialer.web.facade import InboundPop
 
@@ -104,3 +108,34 @@ async def test_an_unknown_caller_gets_a_plain_screen_with_the_masked_number(
         assert 'data-testid="hangup"' in page
         call = (await alice.get("/api/v1/me")).json()["collector"]["call"]
         assert (call["inbound"], call["case_id"]) == (True, None)
+
+
+async def test_the_manager_sees_the_inbound_figures_and_an_under_target_service_level(
+    live: Running,
+) -> None:
+    """Three calls in the window: one answered in 5 s, one in 40 s, one abandoned: 1/3
+    answered within 20 s, under the 80% target."""
+    now = datetime.fromtimestamp(live.daemon.clock.now(), UTC)
+    async with live.daemon.sessions() as session, session.begin():
+        campaign = await CampaignRepository(session).get_by_name("c1")
+        assert campaign is not None
+        repo = InboundRepository(session)
+        for call_id, wait, outcome in (
+            ("in-a", 5.0, InboundOutcome.ANSWERED),
+            ("in-b", 40.0, InboundOutcome.ANSWERED),
+            ("in-c", 12.0, InboundOutcome.ABANDONED),
+        ):
+            await repo.record(
+                InboundRecord(
+                    call_id, campaign.id, "+12125550123", None, (), None,
+                    now - timedelta(minutes=5), now - timedelta(minutes=4), wait, outcome,
+                )
+            )  # fmt: skip
+    async with live.client() as boss:
+        await login(boss, "boss")
+        panel = (await boss.get("/manager/campaigns/c1/panel")).text
+    row = re.search(r'data-testid="inbound-figures" data-under-target="(\w+)">([^<]*)', panel)
+    assert row is not None and row.group(1) == "yes"
+    assert "offered 3 · answered 2 · abandoned 1" in row.group(2)
+    assert 'data-testid="inbound-service-level">33%<' in panel and "target 80%" in panel
+    assert "wait median 22 s, longest 40 s" in panel
