@@ -30,7 +30,6 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from dialer.inbound_settings import InboundSettings
 from dialer.orchestration.settings import OrchestrationSettings
 from dialer.pacing.distribution_spec import DistributionError, parse_distribution
 from dialer.telephony.sip_settings import SipTrunkSettings
@@ -298,6 +297,26 @@ class CampaignSettings(_Strict):
     managers: list[str] = Field(
         default_factory=list,
         description="usernames of the managers who see and steer this campaign; empty = all",
+    )
+
+
+class InboundSettings(_Strict):
+    """Inbound return calls (dialer.daemon.inbound_desk, docs/sip.md). Every campaign's
+    `caller_id` is one of our numbers: a debtor calling it back reaches that campaign;
+    `numbers` adds others (number -> campaign). The service level is the share of offered
+    calls a collector answers within `service_level_seconds`, over the last
+    `service_level_window_seconds`; under `service_level_target` the manager's page says
+    so and DialerInboundServiceLevelLow fires (ops/README.md)."""
+
+    enabled: bool = Field(default=True, description="take calls to our numbers (SIP trunk)")
+    numbers: dict[str, str] = Field(
+        default_factory=dict, description="inbound number (E.164) -> campaign name"
+    )
+    service_level_seconds: float = Field(default=20.0, gt=0, le=600)
+    service_level_target: float = Field(default=0.8, gt=0, le=1)
+    service_level_window_seconds: float = Field(default=1800.0, ge=60, le=86400)
+    callback_delay_seconds: float = Field(
+        default=900.0, ge=0, le=7 * 86400, description="a requested callback, at the earliest"
     )
 
 

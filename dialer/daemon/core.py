@@ -7,7 +7,11 @@ campaign. Running: one CampaignRunner per campaign, the trunk's event pump, the 
 the web server, a metrics refresher and an event-loop lag probe, all in one TaskGroup; the
 parts are built by dialer.daemon.build. Stopping (SIGINT, SIGTERM, `--duration` or
 `request_stop()`): no new dials, live calls finish up to the drain timeout, then everything
-still up is hung up and the process exits cleanly.
+still up is hung up and the process exits cleanly. Inbound calls (callers to our numbers,
+SIP trunk only) go through the inbound desk (dialer.daemon.inbound_desk).
+
+Over 400 lines: it is the composition root, each part one call here; how they run together
+(the task group, the drain, the order of stopping) reads best in one place.
 
 The daemon is also the web app's `DialerFacade` (dialer.web.facade): the web depends on
 that protocol, not on this module.
@@ -153,10 +157,9 @@ class Daemon:
             metrics=self.metrics,
         )
         simulated = startup.simulated_ids(self.settings)
-        if self.settings.inbound.enabled and self.settings.trunk.kind == "sip":
-            self.inbound = InboundDesk(
-                self.settings, self.metrics, self._sessions, self.clock, self.runners, self.profiles
-            )
+        self.inbound = InboundDesk.wanted(
+            self.settings, self.metrics, self._sessions, self.clock, self.runners, self.profiles
+        )
         self.trunk = build.build_trunk(
             self.settings, self.rng, self.clock, self._leg_lost, self._trunk_state, self.inbound
         )
@@ -195,8 +198,6 @@ class Daemon:
             self.legs.attach(runner)  # logins wait for the collector's leg (SIP)
             self.runners[campaign.name] = runner
         self.orchestrator.attach(self.runners)
-        if self.inbound is not None:
-            self.inbound.attach()
         self._install_signals()
         try:
             async with asyncio.TaskGroup() as group:

@@ -88,12 +88,29 @@ class InboundDesk:
         for campaign in {*self.routes.values()}:
             metrics.init_inbound(campaign, self.settings.service_level_target)
 
+    @classmethod
+    def wanted(
+        cls,
+        settings: Settings,
+        metrics: Metrics,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        runners: dict[str, CampaignRunner],
+        profiles: dict[str, Profile],
+    ) -> InboundDesk | None:
+        """The daemon's desk when it takes inbound calls (enabled, on the SIP trunk)."""
+        if not settings.inbound.enabled or settings.trunk.kind != "sip":
+            return None
+        return cls(settings, metrics, sessions, clock, runners, profiles)
+
     def attach(self) -> None:
-        """Runners now send their inbound calls here (call once the runners exist); the
-        service level is refreshed every few seconds (calls age out of its window)."""
+        """Runners send their inbound calls here, and the service level is refreshed every
+        few seconds (calls age out of its window). Done at the first call if not before:
+        the runners are built after the trunk, which needs the desk first."""
         for runner in self._runners.values():
             runner.inbound = self
-        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
 
     async def _tick(self) -> None:
         while True:
@@ -114,6 +131,8 @@ class InboundDesk:
         if campaign is None or campaign not in self._runners:
             return  # accepts() said no: the trunk never offers it
         self._metrics.inbound_offered.labels(campaign).inc()
+        if self._runners[campaign].inbound is not self or self._ticker is None:
+            self.attach()
         caller = e164(offer.caller, self._region) or ""
         self._open[offer.call_id] = _Open(campaign, caller, CallerMatch(None))
         self._spawn(self._arrive(offer.call_id, campaign, caller))

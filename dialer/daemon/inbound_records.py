@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from dialer.compliance import Profile, callback_decision
 from dialer.compliance.evaluate import history_span
 from dialer.domain.inbound import InboundCall, InboundOutcome
-from dialer.inbound_settings import InboundSettings
 from dialer.logs import event
+from dialer.settings import InboundSettings
 from dialer.store.case_reads import history_of
 from dialer.store.cases_repo import CaseRepository
 from dialer.store.followup_repo import FollowupRepository

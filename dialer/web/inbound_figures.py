@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.engine import window_words
-from dialer.inbound_settings import InboundSettings
+from dialer.settings import InboundSettings
 from dialer.store.inbound_repo import InboundRepository
 
 
