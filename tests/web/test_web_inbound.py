@@ -9,6 +9,7 @@ inbound desk (`Daemon.inbound`, its screen pop) and the engine's `Bridge` and
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from test_web_sse import _events, _next
 from webkit import Running, login, running, state_of, until, write_settings
 
 from dialer.domain.commands import Bridge, Command, InboundFinished
@@ -139,3 +141,24 @@ async def test_the_manager_sees_the_inbound_figures_and_an_under_target_service_
     assert "offered 3 · answered 2 · abandoned 1" in row.group(2)
     assert 'data-testid="inbound-service-level">33%<' in panel and "target 80%" in panel
     assert "wait median 22 s, longest 40 s" in panel
+
+
+async def test_the_event_streams_push_the_inbound_call(live: Running) -> None:
+    """The JSON stream carries the call marked inbound (an unknown caller: no case), the
+    console's stream swaps in the inbound screen."""
+    live.daemon.inbound = Desk("in-3", InboundPop(None, (), "+1312***0999"))  # type: ignore[assignment]
+    async with live.client() as alice:
+        await ready_and_idle(live, alice)
+        async with (
+            alice.stream("GET", "/api/v1/me/events") as api,
+            alice.stream("GET", "/console/events") as page,
+        ):
+            api_events, page_events = _events(api).__aiter__(), _events(page).__aiter__()
+            await _next(api_events, "state")
+            await _next(page_events, "state")
+            step(live, Bridge("in-3", "alice"))
+            call = json.loads(await _next(api_events, "call"))
+            assert (call["inbound"], call["case_id"], call["case"]) == (True, None, None)
+            assert call["caller_masked"] == "+1312***0999"
+            fragment = await _next(page_events, "call")
+            assert "Inbound: an unknown caller" in fragment
