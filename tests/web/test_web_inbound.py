@@ -162,3 +162,36 @@ async def test_the_event_streams_push_the_inbound_call(live: Running) -> None:
             assert call["caller_masked"] == "+1312***0999"
             fragment = await _next(page_events, "call")
             assert "Inbound: an unknown caller" in fragment
+
+
+def test_a_callback_after_a_return_call_does_not_count_that_call_as_an_attempt() -> None:
+    """The call just made, when the store does not hold it yet, is counted by the callback
+    check; a return call counts as a conversation, never as one of the 7 in 7 (a profile
+    with the attempt cap and no lockout shows the difference)."""
+    from types import SimpleNamespace
+
+    from dialer.compliance import evaluate, load_profile
+    from dialer.domain.model import Case, ContactOutcome, ContactRecord, PhoneNumber
+    from dialer.web.callback_check import current_call
+
+    us = load_profile("us_tsr_regf")
+    no_lockout = us.model_copy(
+        update={"lockouts": us.lockouts.model_copy(update={"post_conversation_days": None})}
+    )
+    case = Case("1", (PhoneNumber("+12125550123"),), timezone="America/New_York")
+    detail = SimpleNamespace(case=case)
+    day = datetime(2026, 3, 2, 15, tzinfo=UTC)
+    placed = [
+        ContactRecord(day - timedelta(days=d), "+12125550123", ContactOutcome.NO_ANSWER)
+        for d in range(6)  # six placed in the window that ends tomorrow
+    ]
+    bridged = day.timestamp()
+    later = day + timedelta(days=1)
+    inbound = current_call(detail, bridged, inbound=True)  # type: ignore[arg-type]
+    outbound = current_call(detail, bridged)  # type: ignore[arg-type]
+    assert inbound.outcome is ContactOutcome.INBOUND_CONVERSATION
+    assert (
+        "attempt_cap"
+        in evaluate(no_lockout, case, "+12125550123", [*placed, outbound], later).reasons
+    )
+    assert evaluate(no_lockout, case, "+12125550123", [*placed, inbound], later).allowed
