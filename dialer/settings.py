@@ -43,7 +43,7 @@ from dialer.media.amd_settings import AmdPoolSettings, AmdSettings
 from dialer.media.recording_settings import CampaignRecording, RecordingSettings
 from dialer.orchestration.settings import OrchestrationSettings
 from dialer.pacing.distribution_spec import DistributionError, parse_distribution
-from dialer.telephony.inbound_settings import InboundSettings
+from dialer.telephony.inbound_settings import InboundSettings as InboundSettings
 from dialer.telephony.sip_settings import SipTrunkSettings
 
 PACKAGE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"

@@ -9,6 +9,8 @@ parts are built by dialer.daemon.build. Stopping (SIGINT, SIGTERM, `--duration` 
 `request_stop()`): no new dials, live calls finish up to the drain timeout, then everything
 still up is hung up and the process exits cleanly. Call recording (dialer.daemon.recordings)
 taps the SIP trunk's debtor legs and stops after the trunk, so every file is closed.
+Inbound calls (callers to our numbers, SIP trunk only) go through the inbound desk
+(dialer.daemon.inbound_desk).
 
 Over 400 lines: it is the composition root, each part one call here; how they run together
 (the task group, the drain, the order of stopping) reads best in one place.
@@ -52,7 +54,7 @@ from dialer.settings import CampaignSettings, Settings
 from dialer.store.db import POOL_OVERFLOW, create_engine, migrate, session_factory
 from dialer.store.org_repo import CampaignRepository, CollectorRepository
 from dialer.telephony.port import Trunk, TrunkEvent
-from dialer.web.facade import CampaignHealth
+from dialer.web.facade import CampaignHealth, InboundPop
 
 log = logging.getLogger(__name__)
 LAG_PROBE_INTERVAL = 0.05
@@ -168,10 +170,9 @@ class Daemon:
         )
         self.orchestrator.recording_expiry = self.recordings.expire
         self.recordings.start()
-        if self.settings.inbound.enabled and self.settings.trunk.kind == "sip":
-            self.inbound = InboundDesk(
-                self.settings, self.metrics, self._sessions, self.clock, self.runners, self.profiles
-            )
+        self.inbound = InboundDesk.wanted(
+            self.settings, self.metrics, self._sessions, self.clock, self.runners, self.profiles
+        )
         screening = CallScreening(self.settings, self.runners, self.metrics, self._messages)
         if screening.needed and self.settings.trunk.kind == "sip":
             self.screening = screening
@@ -221,8 +222,6 @@ class Daemon:
             self.legs.attach(runner)  # logins wait for the collector's leg (SIP)
             self.runners[campaign.name] = runner
         self.orchestrator.attach(self.runners)
-        if self.inbound is not None:
-            self.inbound.attach()
         self._install_signals()
         try:
             async with asyncio.TaskGroup() as group:
@@ -426,6 +425,9 @@ class Daemon:
             stopping=self.stopping,
             now=self._utcnow(),
         )
+
+    def inbound_pop(self, call_id: str) -> InboundPop | None:
+        return None if self.inbound is None else self.inbound.screen_pop(call_id)
 
     def summary(self) -> dict[str, dict[str, object]]:
         now = self.clock.now()

@@ -44,6 +44,7 @@ from dialer.store.case_reads import history_of
 from dialer.store.cases_repo import CaseRepository
 from dialer.store.inbound_repo import CallerMatch, InboundRepository
 from dialer.telephony.sip_inbound import InboundOffer
+from dialer.web.facade import InboundPop
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 5.0  # real seconds between service-level refreshes
@@ -88,12 +89,29 @@ class InboundDesk:
         for campaign in {*self.routes.values()}:
             metrics.init_inbound(campaign, self._targets[campaign][0])
 
+    @classmethod
+    def wanted(
+        cls,
+        settings: Settings,
+        metrics: Metrics,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        runners: dict[str, CampaignRunner],
+        profiles: dict[str, Profile],
+    ) -> InboundDesk | None:
+        """The daemon's desk when it takes inbound calls (enabled, on the SIP trunk)."""
+        if not settings.inbound.enabled or settings.trunk.kind != "sip":
+            return None
+        return cls(settings, metrics, sessions, clock, runners, profiles)
+
     def attach(self) -> None:
-        """Runners now send their inbound calls here (call once the runners exist); the
-        service level is refreshed every few seconds (calls age out of its window)."""
+        """Runners send their inbound calls here, and the service level is refreshed every
+        few seconds (calls age out of its window). Done at the first call if not before:
+        the runners are built after the trunk, which needs the desk first."""
         for runner in self._runners.values():
             runner.inbound = self
-        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
 
     async def _tick(self) -> None:
         while True:
@@ -114,6 +132,8 @@ class InboundDesk:
         if campaign is None or campaign not in self._runners:
             return  # accepts() said no: the trunk never offers it
         self._metrics.inbound_offered.labels(campaign).inc()
+        if self._runners[campaign].inbound is not self or self._ticker is None:
+            self.attach()
         caller = e164(offer.caller, self._region) or ""
         self._open[offer.call_id] = _Open(campaign, caller, CallerMatch(None))
         self._spawn(self._arrive(offer.call_id, campaign, caller))
@@ -128,10 +148,13 @@ class InboundDesk:
         call = self._open.get(call_id)
         return None if call is None else self._runners.get(call.campaign)
 
-    def match(self, call_id: str) -> CallerMatch | None:
-        """Who the caller of an open call is (the console's screen pop)."""
+    def screen_pop(self, call_id: str) -> InboundPop | None:
+        """What the collector's console shows of an open inbound call (number masked)."""
         call = self._open.get(call_id)
-        return None if call is None else call.match
+        if call is None:
+            return None
+        masked = mask_phone(call.number) if call.number else "withheld"
+        return InboundPop(call.match.case_id, call.match.others, masked)
 
     # -- the runners' commands (dialer.daemon.runner.InboundSink) ----------------------------
     def owns(self, call_id: str) -> bool:

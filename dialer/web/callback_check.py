@@ -60,11 +60,13 @@ async def history_for(
     return records
 
 
-def current_call(detail: CaseDetail, bridged_at: float) -> ContactRecord:
-    """The call just made, as the store will record it: a conversation (it was bridged)."""
+def current_call(detail: CaseDetail, bridged_at: float, inbound: bool = False) -> ContactRecord:
+    """The call just made, as the store will record it: a conversation (it was bridged);
+    on a debtor's return call an inbound one, which no attempt cap counts."""
     number = number_to_dial(detail.case)
     e164 = number.e164 if number is not None else ""
-    return ContactRecord(datetime.fromtimestamp(bridged_at, UTC), e164, ContactOutcome.CONVERSATION)
+    outcome = ContactOutcome.INBOUND_CONVERSATION if inbound else ContactOutcome.CONVERSATION
+    return ContactRecord(datetime.fromtimestamp(bridged_at, UTC), e164, outcome)
 
 
 async def check(

@@ -40,6 +40,7 @@ from dialer.web import pacing_checks
 from dialer.web.collector_ops import iso
 from dialer.web.context import Pacing, Principal, WebContext, WebError
 from dialer.web.facade import CampaignHandle
+from dialer.web.inbound_figures import inbound_figures
 from dialer.web.pacing_words import plain_reason
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ async def figures(ctx: WebContext, name: str) -> dict[str, Any]:
     async with ctx.sessions() as db:
         since = datetime.fromtimestamp(now - window, UTC)
         totals = await LedgerRepository(db).rate(runner.campaign_id, since)
+        inbound = await inbound_figures(db, runner.campaign_id, ctx.dialer.settings.inbound, now)
     allowance = cap * totals.live_answers
     return {
         "campaign": name,
@@ -136,6 +138,7 @@ async def figures(ctx: WebContext, name: str) -> dict[str, Any]:
         "occupancy": engine.occupancy(now),
         "hopper": engine.hopper_size,
         "hopper_empty_reason": (None if engine.hopper_size else ctx.dialer.hopper_reason(name)),
+        "inbound": inbound,  # debtors calling back (dialer.web.inbound_figures)
     }
 
 

@@ -39,8 +39,7 @@ def iso(ts: float | None) -> str | None:
 
 
 def clock_text(seconds: float) -> str:
-    total = int(max(0.0, seconds))
-    hours, rest = divmod(total, 3600)
+    hours, rest = divmod(int(max(0.0, seconds)), 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
@@ -102,6 +101,9 @@ def _routed_dict(routed: RoutedCall) -> dict[str, Any]:
         "campaign": routed.campaign,
         "call_id": routed.call_id,
         "case_id": routed.case_id,
+        "inbound": routed.inbound,  # case_id None: an unknown caller
+        "other_case_ids": list(routed.other_case_ids),
+        "caller_masked": routed.caller_masked,
         "bridged_at": iso(routed.bridged_at),
         "ended_at": iso(routed.ended_at),
         "active": routed.ended_at is None,

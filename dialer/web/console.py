@@ -100,8 +100,9 @@ async def _call_values(ctx: WebContext, who: Principal) -> dict[str, Any]:
                 async with asyncio.timeout(FLUSH_WAIT):
                     await ctx.dialer.flush_writes()
         try:
-            screen = await collector_ops.case_screen(ctx, who, routed.case_id)
-            case = collector_ops.case_view(ctx, screen)
+            if routed.case_id is not None:  # None: an unknown caller (a plain screen)
+                screen = await collector_ops.case_screen(ctx, who, routed.case_id)
+                case = collector_ops.case_view(ctx, screen)
         except WebError:
             case = None
         profile = ctx.dialer.profiles.get(routed.campaign)

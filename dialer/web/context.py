@@ -198,7 +198,7 @@ def new_context(dialer: DialerFacade) -> WebContext:
         ),
         throttle=LoginThrottles.from_settings(web.login_throttle),
     )
-    context.hub = EventsHub(context.locate)
+    context.hub = EventsHub(context.locate, dialer.inbound_pop, dialer.clock.now)
     return context
 
 

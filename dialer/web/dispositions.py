@@ -150,11 +150,12 @@ async def record(ctx: WebContext, who: Principal, case_id: int, data: Dispositio
         amount, promise_date = check_promise(data, detail, today, campaign.max_promise_days)
     elif kind is DispositionKind.CALLBACK:
         assert data.callback_at is not None
-        # The store lacks the call just made only if its write was lost: count it anyway.
+        # The store lacks the call just made only if its write was lost: count it anyway
+        # (a return call has no attempt: its record may not have landed yet).
         current = (
             None
             if attempt_id is not None
-            else callback_check.current_call(detail, routed.bridged_at)
+            else callback_check.current_call(detail, routed.bridged_at, routed.inbound)
         )
         callback_at, zone = await callback_check.check(
             ctx, detail, profile, data.callback_at, now, current

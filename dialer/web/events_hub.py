@@ -18,15 +18,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from dialer.domain.agents import Collector, CollectorState
-from dialer.domain.commands import AttemptFinished, Bridge, Command
+from dialer.domain.commands import AttemptFinished, Bridge, Command, InboundFinished
 from dialer.domain.events import Event
 from dialer.engine import RunningCampaign
 from dialer.logs import event as log_event
+from dialer.web.facade import InboundPop
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 64
@@ -34,14 +36,19 @@ QUEUE_SIZE = 64
 
 @dataclass(slots=True)
 class RoutedCall:
-    """The call last bridged to a collector, and its case."""
+    """The call last bridged to a collector, and its case. An inbound call (the debtor
+    called us back) names the other cases the number matches and the caller's number,
+    masked; an unknown caller has no case (`case_id` None)."""
 
     campaign: str
     call_id: str
-    case_id: int
+    case_id: int | None
     bridged_at: float
     ended_at: float | None = None
     recorded: list[str] = field(default_factory=list)  # dispositions recorded, by kind
+    inbound: bool = False
+    other_case_ids: tuple[int, ...] = ()
+    caller_masked: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +59,9 @@ class RoutedCall:
             "ended_at": self.ended_at,
             "active": self.ended_at is None,
             "recorded": list(self.recorded),
+            "inbound": self.inbound,
+            "other_case_ids": list(self.other_case_ids),
+            "caller_masked": self.caller_masked,
         }
 
 
@@ -63,13 +73,22 @@ class HubMessage:
 
 # Where a collector is logged in: (campaign, their engine record), or None.
 Locator = Callable[[str], tuple[str, Collector] | None]
+# The screen pop of an inbound call by call id (None: not an inbound call).
+InboundLookup = Callable[[str], InboundPop | None]
 # (campaign, state, pause reason, call id, what waits for the end of the call)
 _StateKey = tuple[str | None, str, str | None, str | None, tuple[str, str | None] | None]
 
 
 class EventsHub:
-    def __init__(self, locate: Locator) -> None:
+    def __init__(
+        self,
+        locate: Locator,
+        inbound: InboundLookup | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self._locate = locate
+        self._inbound = inbound  # the daemon's inbound calls (dialer.daemon.inbound_desk)
+        self._now = now  # the daemon's clock: when an inbound call is bridged
         self._subscribers: dict[str, set[asyncio.Queue[HubMessage | None]]] = {}
         self._tracked: set[str] = set()
         self._seen: dict[tuple[str, str], _StateKey] = {}  # (campaign, collector) -> state
@@ -147,19 +166,42 @@ class EventsHub:
         except Exception as exc:  # a bug here must not stop a campaign
             log_event(log, "web.hub_failed", logging.ERROR, campaign=runner.name, error=repr(exc))
 
+    def _routed(self, runner: RunningCampaign, command: Bridge) -> RoutedCall | None:
+        """The call a Bridge puts on a collector's screen: an outbound call of the engine's,
+        or an inbound one (a debtor calling back, known to the daemon's inbound desk)."""
+        call = runner.engine.calls.get(command.call_id)
+        if call is not None:
+            if not call.case_ref.isdigit():
+                return None
+            bridged_at = call.bridged_at if call.bridged_at is not None else 0.0
+            return RoutedCall(runner.name, call.call_id, int(call.case_ref), bridged_at)
+        pop = self._inbound(command.call_id) if self._inbound is not None else None
+        if pop is None:
+            return None
+        return RoutedCall(
+            runner.name,
+            command.call_id,
+            pop.case_id,
+            self._now(),
+            inbound=True,
+            other_case_ids=pop.other_case_ids,
+            caller_masked=pop.caller_masked,
+        )
+
     def _observe(self, runner: RunningCampaign, commands: list[Command]) -> None:
         engine = runner.engine
         for command in commands:
             if isinstance(command, Bridge) and command.collector_id in self._tracked:
-                call = engine.calls.get(command.call_id)
-                if call is None or not call.case_ref.isdigit():
+                routed = self._routed(runner, command)
+                if routed is None:
                     continue
-                bridged_at = call.bridged_at if call.bridged_at is not None else 0.0
-                routed = RoutedCall(runner.name, call.call_id, int(call.case_ref), bridged_at)
                 self.routed[command.collector_id] = routed
-                self._calls[call.call_id] = command.collector_id
+                self._calls[routed.call_id] = command.collector_id
                 self.publish(command.collector_id, HubMessage("call", routed.as_dict()))
-            elif isinstance(command, AttemptFinished) and command.call.call_id in self._calls:
+            elif (
+                isinstance(command, AttemptFinished | InboundFinished)
+                and command.call.call_id in self._calls
+            ):
                 collector_id = self._calls.pop(command.call.call_id)
                 last = self.routed.get(collector_id)
                 if last is not None and last.call_id == command.call.call_id:

@@ -44,6 +44,17 @@ class CampaignHealth:
         return any(r.fault for r in self.reasons)
 
 
+@dataclass(frozen=True, slots=True)
+class InboundPop:
+    """What the console shows of an inbound call (a debtor calling back): the case the
+    number identifies (None: an unknown caller), the other matching cases, and the
+    caller's number masked (the clear number never reaches the web)."""
+
+    case_id: int | None
+    other_case_ids: tuple[int, ...]
+    caller_masked: str
+
+
 class CampaignHandle(RunningCampaign, Protocol):
     """A running campaign as the consoles steer it."""
 
@@ -107,4 +118,8 @@ class DialerFacade(Protocol):
 
     def health(self) -> Mapping[str, CampaignHealth]:
         """Per campaign: dialing, or not dialing and why."""
+        ...
+
+    def inbound_pop(self, call_id: str) -> InboundPop | None:
+        """The screen pop of an open inbound call (None: not an inbound call of ours)."""
         ...

@@ -126,9 +126,11 @@ def json_stream(request: Request, ctx: WebContext, who: Principal) -> StreamingR
         if message is not None and message.kind in ("call", "ended"):
             data = dict(message.data)
             if message.kind == "call":
+                data["case"] = None  # an unknown inbound caller has no case
                 try:
-                    screen = await collector_ops.case_screen(ctx, who, int(data["case_id"]))
-                    data["case"] = collector_ops.case_view(ctx, screen)
+                    if data["case_id"] is not None:
+                        screen = await collector_ops.case_screen(ctx, who, int(data["case_id"]))
+                        data["case"] = collector_ops.case_view(ctx, screen)
                 except WebError:
                     data["case"] = None
             return [(message.kind, json.dumps(data))]

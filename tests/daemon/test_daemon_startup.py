@@ -203,3 +203,24 @@ def test_dialer_run_exits_when_the_store_cannot_be_reached(tmp_path: Path) -> No
     assert code == 1, stderr
     line = _one_line_error(stderr)
     assert line.startswith("error: the daemon could not start: "), line
+
+
+def test_bad_inbound_numbers_are_refused_naming_the_key() -> None:
+    clock = Clock()
+    unknown = {"numbers": {"+12025550199": "c9"}}
+    with pytest.raises(StartupError, match=r"^inbound\.numbers\.\+12025550199: no campaign"):
+        check_settings(_settings(inbound=unknown), "box-1", clock)
+    garbled = {"numbers": {"call-us": "c1"}}
+    with pytest.raises(StartupError, match=r"^inbound\.numbers\.call-us: not a phone number"):
+        check_settings(_settings(inbound=garbled), "box-1", clock)
+    caller = {"name": "c1", "compliance_profile": "us_tsr_regf", "caller_id": "12"}
+    with pytest.raises(StartupError, match=r"^campaigns\.0\.caller_id: not a phone number"):
+        check_settings(_settings(campaigns=[caller]), "box-1", clock)
+    national = {"numbers": {"(202) 555-0199": "c1"}}  # read in default_region (US)
+    check_settings(_settings(inbound=national), "box-1", clock)
+
+
+def test_a_bad_inbound_setting_stops_the_daemon_with_one_line(tmp_path: Path) -> None:
+    code, stderr = _run(_config(tmp_path, CAMPAIGN + "inbound: {numbers: {'+12025550199': c9}}\n"))
+    assert code == 2
+    assert "inbound.numbers.+12025550199: no campaign named 'c9'" in _one_line_error(stderr)

@@ -31,13 +31,14 @@ from dialer.domain.events import CallHungUp, InboundCallerChose
 from dialer.telephony.rtp_player import pcmu_frames
 from dialer.telephony.sip_inbound import CALL_PREFIX
 from dialer.telephony.sip_inbound_media import MEDIA
+from dialer.telephony.sip_settings import SipTrunkSettings
 
 pytestmark = pytest.mark.sip
 OURS = "+442071234567"
 DEBTOR = "+447700900123"
 
 
-def settings(tmp_path: Path, **kw: object) -> object:
+def settings(tmp_path: Path, **kw: object) -> SipTrunkSettings:
     # the server is a port nobody answers: these tests only take calls
     return trunk_settings(1, voicemail_dir=tmp_path / "voicemail", **kw)
 
