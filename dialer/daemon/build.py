@@ -19,6 +19,7 @@ from dialer.daemon.gauges import abandon_terms
 from dialer.daemon.simulated_agents import SimulatedCollectors
 from dialer.engine import Engine, EngineConfig, RoutingPolicy
 from dialer.pacing.base import Pacer
+from dialer.pacing.blending import ErlangReservation
 from dialer.pacing.distribution_spec import parse_distribution
 from dialer.pacing.policies import make_pacer
 from dialer.pacing.samples import SampleBuffer
@@ -106,6 +107,9 @@ def build_engine(campaign: CampaignSettings, profile: Profile, rng: np.random.Ge
         # A drop only with AMD on: its message is checked at start-up only then.
         on_machine=campaign.amd.on_machine if campaign.amd.enabled else "hangup",
         machine_false_positive_rate=machine_false_positive_rate(campaign, profile),
+        inbound_max_wait=(
+            campaign.inbound.max_wait_seconds if campaign.inbound is not None else 60.0
+        ),
     )
     pacer = build_pacer(campaign, profile)
     guard = ProfileGuard(profile)
@@ -127,6 +131,21 @@ def build_pacer(campaign: CampaignSettings, profile: Profile) -> Pacer:
         window_seconds=window,
         rolling=True,
         machine_false_positive_rate=machine_false_positive_rate(campaign, profile),
+        inbound=inbound_reservation(campaign),
+    )
+
+
+def inbound_reservation(campaign: CampaignSettings) -> ErlangReservation | None:
+    """A blended campaign's reservation for return calls (dialer.pacing.blending): the
+    predictive pacer keeps collectors free so `campaigns[].inbound`'s service level holds.
+    None without an `inbound` block: the pacer is exactly the outbound one."""
+    inbound = campaign.inbound
+    if inbound is None:
+        return None
+    return ErlangReservation(
+        inbound.service_level,
+        inbound.answer_within_seconds,
+        expected_per_hour=inbound.expected_calls_per_hour,
     )
 
 

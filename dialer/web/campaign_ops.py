@@ -323,6 +323,9 @@ def _apply(runner: CampaignHandle, old: Pacing, new: Pacing, cap: float) -> None
         if new.mode == "predictive" and engine.config.machine_false_positive_rate:
             # UK Ofcom with AMD: the new budget counts the false positives as the old did.
             options["machine_false_positive_rate"] = engine.config.machine_false_positive_rate
+        reservation = getattr(pacer, "inbound", None)
+        if new.mode == "predictive" and reservation is not None:
+            options["inbound"] = reservation  # a blended campaign keeps what it has learnt
         pacer = make_pacer(new.spec, abandon_cap=abandon_cap, **options)
     if new.mode == "predictive":
         pacer.configure(
