@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +24,10 @@ from dialer.domain.calls import AmdVerdict
 from dialer.domain.events import CallAnswered, CallHungUp, VoicemailLeft
 from dialer.media.amd_pool import AmdPool
 from dialer.media.amd_settings import AmdPoolSettings, AmdSettings
+from dialer.media.recording import Recorder, RecordingPlan, RecordingTap
+from dialer.media.recording_settings import RecordingSettings
+from dialer.media.recording_wav import MULAW_TO_PCM16, mulaw_data_offset
+from dialer.metrics import Metrics
 from dialer.telephony.rtp_player import PLAYOUT_ALLOWANCE
 from dialer.telephony.sip_amd import VERDICT_SLACK, Screening
 
@@ -35,6 +41,7 @@ GREETING = (
 LEAD = 0.4  # seconds of silence before the far end speaks
 BEEP = 0.5
 MESSAGE_SEED = 44
+T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -76,13 +83,21 @@ def pool() -> Iterator[AmdPool]:
 
 
 async def test_a_machine_gets_the_message_after_its_beep(
-    lab: Lab, trunks: TrunkFactory, pool: AmdPool
+    lab: Lab, trunks: TrunkFactory, pool: AmdPool, tmp_path: Path
 ) -> None:
     greeting = _microphone(GREETING, beep=True)
     greeting_ends = LEAD + len(utterance("espeak", "en-us", 1.0, GREETING)) / RATE + BEEP
     message = mulaw_encode(band_noise(3, MESSAGE_SEED, rms=0.15))
     debtor = await lab.phone(DEBTOR, greeting)
-    trunk, events = await trunks(lab.settings(), screening=_screening(pool, message))
+    recorder = Recorder(RecordingSettings(directory=tmp_path / "rec"), metrics=Metrics())
+    recorder.start()
+
+    def tap(call_id: str) -> RecordingTap | None:
+        return recorder.tap(RecordingPlan(call_id, "c1", T0, T0 + timedelta(days=365)))
+
+    trunk, events = await trunks(
+        lab.settings(), screening=_screening(pool, message), tap_factory=tap
+    )
     await trunk.originate("c1", DEBTOR, 25)
     answered = (await events_until(events, CallAnswered, timeout=20))[-1]
     loop = asyncio.get_running_loop()
@@ -98,6 +113,16 @@ async def test_a_machine_gets_the_message_after_its_beep(
     assert began - answer_at >= greeting_ends - 0.3, (began - answer_at, greeting_ends)
     good = fits(locate(mulaw_decode(message), debtor.heard()))
     assert len(good) >= int(3 / 0.25) - 1, "the whole message reached the far end"
+    await recorder.stop()
+    [done] = recorder.finished  # and the call's recording holds it, after the greeting
+    data = done.path.read_bytes()
+    offset, size = mulaw_data_offset(data[:128])
+    both = MULAW_TO_PCM16[np.frombuffer(data[offset : offset + size], np.uint8)] / 32768.0
+    greeting_channel, heard_channel = both[0::2], both[1::2]
+    recorded = fits(locate(mulaw_decode(message), heard_channel))
+    assert len(recorded) >= int(3 / 0.25) - 1, "the drop is in the recording"
+    assert min(m.at for m in recorded) >= greeting_ends - 0.3  # where in the recording
+    assert np.sqrt(np.mean(greeting_channel**2)) > 0.01, "and the greeting beside it"
 
 
 async def test_a_person_is_decided_human_and_put_through(
