@@ -48,6 +48,7 @@ from dialer.web.facade import InboundPop
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 5.0  # real seconds between service-level refreshes
+UNFINISHED_SECONDS = 60.0  # real seconds an ended call may wait for the engine's record
 HISTORY_DAYS = 35  # as much as any rule looks back (Reg F: 7 days; TSR: 30)
 
 
@@ -60,6 +61,7 @@ class _Open:
     match: CallerMatch
     collector_row: int | None = None
     voicemail: Path | None = None
+    hung_up_at: float | None = None  # the trunk reported its end (loop time)
 
 
 class InboundDesk:
@@ -114,8 +116,10 @@ class InboundDesk:
             self._ticker = asyncio.get_running_loop().create_task(self._tick())
 
     async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             self.refresh(self._clock.now())
+            self.sweep(loop.time())
             await asyncio.sleep(REFRESH_SECONDS)
 
     # -- the trunk's hooks (dialer.telephony.sip_inbound.InboundHooks) ---------------------
@@ -147,6 +151,27 @@ class InboundDesk:
     def runner_for(self, call_id: str) -> CampaignRunner | None:
         call = self._open.get(call_id)
         return None if call is None else self._runners.get(call.campaign)
+
+    def hung_up(self, call_id: str, at: float) -> None:
+        """The trunk says the call ended: the engine's InboundFinished should follow."""
+        call = self._open.get(call_id)
+        if call is not None and call.hung_up_at is None:
+            call.hung_up_at = at
+
+    def sweep(self, now: float) -> list[str]:
+        """Forget calls that ended on the trunk `UNFINISHED_SECONDS` ago with no record
+        from the engine (it refused the call): nothing is kept for ever. Returns them."""
+        gone = [
+            call_id
+            for call_id, call in self._open.items()
+            if call.hung_up_at is not None and now - call.hung_up_at > UNFINISHED_SECONDS
+        ]
+        for call_id in gone:
+            call = self._open.pop(call_id)
+            event(
+                log, "inbound.unfinished", logging.WARNING, campaign=call.campaign, call_id=call_id
+            )
+        return gone
 
     def screen_pop(self, call_id: str) -> InboundPop | None:
         """What the collector's console shows of an open inbound call (number masked)."""

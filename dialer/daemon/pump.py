@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from dialer.daemon.inbound_desk import InboundDesk
 from dialer.daemon.runner import CampaignRunner
+from dialer.domain.events import CallHungUp
 from dialer.telephony.port import TrunkEvent
 
 
@@ -28,5 +29,7 @@ async def pump(
                 break
         else:
             owner = inbound.runner_for(item.call_id) if inbound is not None else None
-            if owner is not None:
+            if owner is not None and inbound is not None:
                 owner.push(item)
+                if isinstance(item, CallHungUp):
+                    inbound.hung_up(item.call_id, asyncio.get_running_loop().time())

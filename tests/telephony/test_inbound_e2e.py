@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialer.clock import Clock
 from dialer.compliance import callback_decision, load_profile
-from dialer.daemon.inbound_desk import InboundDesk
+from dialer.daemon.inbound_desk import UNFINISHED_SECONDS, InboundDesk
 from dialer.daemon.pump import pump
 from dialer.daemon.runner import CampaignRunner
 from dialer.daemon.store_writer import StoreWriter
@@ -337,6 +337,24 @@ async def test_an_unknown_caller_arrives_without_a_case(world: World, sipp: Sipp
     await caller.assert_all_calls_passed()
     record = await stored(world, arrival.call_id)
     assert (record.case_id, record.number) == (None, STRANGER)
+
+
+async def test_a_call_the_engine_never_records_is_forgotten_after_its_end(
+    world: World, sipp: SippFactory
+) -> None:
+    """An engine that refuses the call (no InboundFinished): the desk drops it a while after
+    the trunk reported its end, so nothing is kept for ever."""
+    world.engine.script = lambda event, now: []  # no routing, no record
+    caller = await sipp(1, "inbound_caller.xml", extra=caller_args(world.trunk_port, OURS, DEBTOR))
+    arrival = await world.engine.next_seen(InboundCallArrived)
+    await world.trunk.hangup(arrival.call_id)  # still ringing: refused (480)
+    await world.engine.next_seen(CallHungUp)
+    await wait_until(lambda: world.desk.owns(arrival.call_id))
+    loop_now = asyncio.get_running_loop().time()
+    assert world.desk.sweep(loop_now) == []  # just ended: the record may still come
+    assert world.desk.sweep(loop_now + UNFINISHED_SECONDS + 1) == [arrival.call_id]
+    assert not world.desk.owns(arrival.call_id)
+    await caller.kill()  # it waited for a 200 that never came
 
 
 async def test_a_number_not_ours_is_refused_and_counted(world: World, sipp: SippFactory) -> None:

@@ -218,3 +218,21 @@ async def test_sipp_pressing_1_as_rfc4733_chooses_a_callback(
     await trunk.hangup(offer.call_id)
     assert await next_event(events) == CallHungUp(offer.call_id)
     await caller.assert_all_calls_passed()
+
+
+async def test_an_answer_never_acked_is_resent_then_ended_with_a_bye(
+    trunks: TrunkFactory, far_end: FarEnd, rtp_peers: RtpPeerFactory, tmp_path: Path
+) -> None:
+    """RFC 3261 13.3.1.4: the 200 goes again (T1, doubling) until its ACK; none in 64 x T1
+    and the dialog ends with our BYE."""
+    media = await rtp_peers()
+    hooks = Hooks({OURS})
+    trunk, events = await trunks(settings(tmp_path, timer_t1=0.05), inbound=hooks)
+    invite(far_end, trunk.local_address, OURS, DEBTOR, media.port, "z9hG4bKnoack")
+    offer = await hooks.next_offer()
+    await trunk.queue_inbound(offer.call_id)
+    bye, _ = await far_end.expect("BYE", timeout=10)
+    oks = [m for m, _ in far_end.log if m.is_response and m.code == 200 and m.cseq[1] == "INVITE"]
+    assert len(oks) >= 3 and len({m.to_tag for m in oks}) == 1  # the same answer, re-sent
+    assert bye.to_tag == "caller1" and bye.from_tag == oks[0].to_tag  # in the dialog
+    assert await next_event(events) == CallHungUp(offer.call_id)
