@@ -121,7 +121,7 @@ async def test_a_voicemail_is_recorded_after_its_prompt_and_written_at_the_end(
     voice = bytes(range(160))
     for seq in range(3):
         for tap in list(caller.rtp.taps):
-            tap(struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 5) + voice)
+            tap.received(struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 5) + voice, 0.0)
     m.ended("in-1")
     await m.drain()
     data = recordings["in-1"].read_bytes()

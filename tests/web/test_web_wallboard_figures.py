@@ -191,7 +191,11 @@ async def test_todays_figures_from_a_real_store_and_the_engines_time(
                                               "timezone": "America/New_York"}}}}
     )  # fmt: skip
     dialer = SimpleNamespace(
-        settings=settings, clock=ManualClock(start + 300), sessions=sessions, runners={"c1": runner}
+        settings=settings,
+        clock=ManualClock(start + 300),
+        sessions=sessions,
+        runners={"c1": runner},
+        inbound_pop=lambda _call_id: None,  # no inbound calls on this floor
     )
     ctx = new_context(dialer)  # type: ignore[arg-type]
     assert (ctx.floor.every, ctx.floor.size) == (5.0, 2880), "the defaults: 4 h of 5-s samples"
