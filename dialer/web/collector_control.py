@@ -134,11 +134,14 @@ def roster(ctx: WebContext, name: str) -> list[RosterLine]:
 
 
 def case_in_hand(engine: Engine, collector: Collector) -> int | None:
-    """The case id of the call the collector is on or reserved for (None: no call)."""
+    """The case id of the call the collector is on or reserved for, outbound or a return
+    call (None: no call, or an unknown caller's)."""
     if collector.call_id is None:
         return None
     call = engine.calls.get(collector.call_id)
-    return int(call.case_ref) if call is not None and call.case_ref.isdigit() else None
+    inbound = engine.inbound_calls.get(collector.call_id)
+    ref = call.case_ref if call is not None else inbound.case_ref if inbound else None
+    return int(ref) if ref is not None and ref.isdigit() else None
 
 
 def _pending_text(pending: tuple[str, str | None]) -> str:

@@ -241,3 +241,17 @@ def test_drain_hangs_up_inbound_calls_and_waits_for_them() -> None:
     assert Hangup("in1") in d.engine.hang_up_all(5.0)
     d.send(CallHungUp("in1"), 6.0)
     assert d.engine.idle
+
+
+def test_the_case_in_hand_of_a_collector_on_a_return_call_is_its_case() -> None:
+    """The wallboard's and the roster's 'current case' (dialer.web.collector_control)."""
+    from dialer.web.collector_control import case_in_hand
+
+    d = Driver(make_engine("preview"))
+    login(d, "a", "b")
+    d.send(InboundCallArrived("in1", NUMBER, target("42")), 1.0)
+    d.send(InboundCallArrived("in2", NUMBER, None), 1.5)  # an unknown caller: no case
+    on_call = {b.collector_id: b.call_id for b in d.of(Bridge)}
+    by_call = {call: d.engine.collectors[who] for who, call in on_call.items()}
+    assert case_in_hand(d.engine, by_call["in1"]) == 42
+    assert case_in_hand(d.engine, by_call["in2"]) is None
