@@ -34,7 +34,7 @@ DEFAULT_PROFILE_DIR = Path(__file__).resolve().parents[2] / "config" / "complian
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
-ALL_OUTCOMES: tuple[ContactOutcome, ...] = tuple(o for o in ContactOutcome if o.placed_by_us)
+ALL_OUTCOMES: tuple[ContactOutcome, ...] = tuple(o for o in ContactOutcome if o.reached_network)
 DEFAULT_UNANSWERED: tuple[ContactOutcome, ...] = (
     ContactOutcome.NO_ANSWER,
     ContactOutcome.BUSY,
@@ -106,11 +106,6 @@ def _placed_only(outcomes: tuple[ContactOutcome, ...]) -> tuple[ContactOutcome, 
     unplaced = [o.value for o in outcomes if not o.reached_network]
     if unplaced:
         raise ValueError(f"{', '.join(unplaced)} never reached the debtor and counts toward no cap")
-    inbound = [o.value for o in outcomes if o.reached_network and not o.placed_by_us]
-    if inbound:
-        raise ValueError(
-            f"{', '.join(inbound)} is a call the debtor placed: no attempt cap counts it"
-        )
     return outcomes
 
 

@@ -82,7 +82,6 @@ class ContactOutcome(StrEnum):
     # The debtor called us back and talked with a collector (an inbound call): a
     # conversation for the lockouts and conversation caps, never a call placed, so no
     # attempt cap counts it (Reg F 1006.14(b)(2)(i) counts calls the collector places).
-    INBOUND_CONVERSATION = "inbound_conversation"
 
     @property
     def is_unanswered(self) -> bool:
@@ -94,13 +93,7 @@ class ContactOutcome(StrEnum):
         return self in (
             ContactOutcome.CONVERSATION,
             ContactOutcome.INTERRUPTED,
-            ContactOutcome.INBOUND_CONVERSATION,
         )
-
-    @property
-    def placed_by_us(self) -> bool:
-        """A call the dialer placed that reached the network: what attempt caps may count."""
-        return self.reached_network and self is not ContactOutcome.INBOUND_CONVERSATION
 
     @property
     def reached_network(self) -> bool:

@@ -3,8 +3,9 @@ each finished call's record, the figures of the manager's page, and the conversa
 on inbound calls that compliance must see.
 
 An inbound call is not an attempt: it is never written to `call_attempts`, so no attempt
-cap counts it; a bridged one is read back by the compliance history as an
-`INBOUND_CONVERSATION` (a conversation for the lockouts and conversation caps).
+cap counts it; a bridged one is read back by the compliance history as a conversation
+marked `inbound` (`ContactRecord.inbound`: the lockouts and conversation caps count it, the
+attempt caps and the abandon lockout never do).
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ async def inbound_contacts(
         )
         for case_id, at, number in rows.tuples():
             if case_id is not None and at is not None:
-                record = ContactRecord(at, number or "", ContactOutcome.INBOUND_CONVERSATION)
+                record = ContactRecord(at, number or "", ContactOutcome.CONVERSATION, inbound=True)
                 found.setdefault(case_id, []).append(record)
     return found
 

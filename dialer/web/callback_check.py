@@ -65,8 +65,8 @@ def current_call(detail: CaseDetail, bridged_at: float, inbound: bool = False) -
     on a debtor's return call an inbound one, which no attempt cap counts."""
     number = number_to_dial(detail.case)
     e164 = number.e164 if number is not None else ""
-    outcome = ContactOutcome.INBOUND_CONVERSATION if inbound else ContactOutcome.CONVERSATION
-    return ContactRecord(datetime.fromtimestamp(bridged_at, UTC), e164, outcome)
+    at = datetime.fromtimestamp(bridged_at, UTC)
+    return ContactRecord(at, e164, ContactOutcome.CONVERSATION, inbound=inbound)
 
 
 async def check(

@@ -78,6 +78,7 @@ def scenarios(
                 ),
                 number=st.sampled_from(dialled),
                 outcome=st.sampled_from(list(ContactOutcome)),
+                inbound=st.booleans(),  # the debtor's own call (rules read the flag)
             ),
             max_size=25,
         )
@@ -127,7 +128,7 @@ def naive_reasons(
             out.add("outside_calling_hours")
         cap = p.attempts.per_debt
         # the debtor calling us back is no attempt (Reg F counts calls the collector places)
-        placed = [r for r in past if r.outcome is not ContactOutcome.INBOUND_CONVERSATION]
+        placed = [r for r in past if not r.inbound]
         if cap and sum(age(r) < cap.window_days for r in placed) >= cap.max_attempts:
             out.add("attempt_cap")
         days = p.lockouts.post_conversation_days
@@ -138,7 +139,6 @@ def naive_reasons(
             in (
                 ContactOutcome.CONVERSATION,
                 ContactOutcome.INTERRUPTED,
-                ContactOutcome.INBOUND_CONVERSATION,
             )
         ]
         if days and any(age(r) < days for r in talks):
@@ -151,6 +151,7 @@ def naive_reasons(
             sum(
                 age(r) == 0
                 and r.number == number
+                and not r.inbound
                 and (r.outcome in un.outcomes or r.outcome is ContactOutcome.INTERRUPTED)
                 for r in past
             )
@@ -160,6 +161,7 @@ def naive_reasons(
     hours = p.lockouts.abandon_hours
     if hours and any(
         r.outcome in (ContactOutcome.ABANDONED, ContactOutcome.INTERRUPTED)
+        and not r.inbound
         and r.number == number
         and now - r.at < timedelta(hours=hours)
         for r in past

@@ -137,9 +137,7 @@ def test_shipped_profiles() -> None:
     assert (US.attempts.per_debt.max_attempts, US.attempts.per_debt.window_days) == (7, 7)
     # Interrupted attempts count whatever a profile lists (dialer.compliance.rules).
     # every call placed that reached the network; the debtor's own calls to us are none
-    placed = {o for o in ContactOutcome if o.reached_network} - {
-        ContactOutcome.INBOUND_CONVERSATION
-    }
+    placed = {o for o in ContactOutcome if o.reached_network}
     assert set(US.attempts.per_debt.outcomes) | {ContactOutcome.INTERRUPTED} == placed
     assert US.lockouts.post_conversation_days == 7
     assert US.abandonment is not None

@@ -163,7 +163,9 @@ async def test_an_inbound_conversation_locks_the_case_out_but_is_not_an_attempt(
         reads = await history_of(session, [ids["recent"]], since)
         detail = await CaseRepository(session).get(ids["recent"])
         attempts = await AttemptRepository(session).count(case_id=ids["recent"])
-    assert [r.outcome for r in history[ids["recent"]]] == [ContactOutcome.INBOUND_CONVERSATION]
+    assert [(r.outcome, r.inbound) for r in history[ids["recent"]]] == [
+        (ContactOutcome.CONVERSATION, True)
+    ]
     assert ids["old"] not in history  # not bridged: no conversation took place
     assert reads[ids["recent"]] == history[ids["recent"]]
     assert attempts == 0
@@ -174,17 +176,3 @@ async def test_an_inbound_conversation_locks_the_case_out_but_is_not_an_attempt(
     )
     assert "post_conversation_lockout" in decision.reasons
     assert "attempt_cap" not in decision.reasons
-    assert ContactOutcome.INBOUND_CONVERSATION not in profile.attempts.per_debt.outcomes  # type: ignore[union-attr]
-
-
-def test_a_profile_may_not_count_inbound_conversations_as_attempts() -> None:
-    from pydantic import ValidationError
-
-    from dialer.compliance.profiles import PerDebtCap
-
-    with pytest.raises(ValidationError, match="a call the debtor placed"):
-        PerDebtCap(max_attempts=7, window_days=7, outcomes=("inbound_conversation",))  # type: ignore[arg-type]
-    assert (
-        ContactOutcome.INBOUND_CONVERSATION
-        not in PerDebtCap(max_attempts=7, window_days=7).outcomes
-    )

@@ -305,7 +305,8 @@ async def test_a_known_debtor_reaches_the_owner_with_the_case_and_the_call_is_st
     async with world.sessions() as session:
         history = await contact_history(session, [world.cases["owned"]], LONG_AGO)
         attempts = await AttemptRepository(session).count(case_id=world.cases["owned"])
-    assert history[world.cases["owned"]][-1].outcome is ContactOutcome.INBOUND_CONVERSATION
+    last = history[world.cases["owned"]][-1]
+    assert (last.outcome, last.inbound) == (ContactOutcome.CONVERSATION, True)
     assert attempts == 1  # the one outbound attempt: the return call is not an attempt
     assert world.sample("dialer_inbound_offered_total") == 1
     assert world.sample("dialer_inbound_answered_total") == 1

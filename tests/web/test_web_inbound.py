@@ -189,7 +189,7 @@ def test_a_callback_after_a_return_call_does_not_count_that_call_as_an_attempt()
     later = day + timedelta(days=1)
     inbound = current_call(detail, bridged, inbound=True)  # type: ignore[arg-type]
     outbound = current_call(detail, bridged)  # type: ignore[arg-type]
-    assert inbound.outcome is ContactOutcome.INBOUND_CONVERSATION
+    assert (inbound.outcome, inbound.inbound) == (ContactOutcome.CONVERSATION, True)
     assert (
         "attempt_cap"
         in evaluate(no_lockout, case, "+12125550123", [*placed, outbound], later).reasons
