@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from dialer.media.recording import Recorder, RecordingPlan  # noqa: E402
 from dialer.media.recording_settings import RecordingSettings  # noqa: E402
+from dialer.media.switch_interval import short_switch_interval  # noqa: E402
 from dialer.metrics import Metrics  # noqa: E402
 from dialer.telephony.rtp_forwarder import RtpEndpoint, RtpForwarder  # noqa: E402
 
@@ -175,7 +176,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
-    base, recorded = asyncio.run(run(args.calls, args.seconds))
+    with short_switch_interval():  # as the daemon runs (dialer.media.switch_interval)
+        base, recorded = asyncio.run(run(args.calls, args.seconds))
     print(f"recording benchmark ({args.calls} bridged calls, {args.seconds:g} s each phase)")
     for phase in (base, recorded):
         print(

@@ -48,6 +48,7 @@ from dialer.daemon.store_writer import StoreWriter
 from dialer.daemon.web_server import WebServer
 from dialer.domain.model import DialTarget
 from dialer.logs import event
+from dialer.media.switch_interval import short_switch_interval
 from dialer.metrics import Metrics
 from dialer.orchestration.orchestrator import Orchestrator, recycle_delays
 from dialer.settings import CampaignSettings, Settings
@@ -143,6 +144,12 @@ class Daemon:
         await self._ready.wait()
 
     async def run(self, duration: float | None = None) -> None:
+        # the media threads (recording writer, AMD) must not hold the loop up for 5 ms at a
+        # time (dialer.media.switch_interval)
+        with short_switch_interval():
+            await self._run(duration)
+
+    async def _run(self, duration: float | None) -> None:
         if self._sessions is None:
             await self.prepare()
         assert self._sessions is not None and self._db is not None
