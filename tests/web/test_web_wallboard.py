@@ -91,6 +91,7 @@ async def test_the_board_as_json_for_the_managers_campaigns_only(live: Running) 
         assert (await alice.post("/api/v1/me/ready", json={"campaign": "c1"})).status_code == 202
         await until(lambda: engine.stats.bridged == 1, what="a call bridged to alice")
         engine.paused = True
+        await live.daemon.flush_writes()  # the bridge is in the store the figures read
         response = await boss.get("/api/v1/campaigns/c1/wallboard")
         assert response.status_code == 200, response.text
         board = response.json()
