@@ -429,6 +429,10 @@ class Settings(BaseSettings):
     def source_file(self) -> Path | None:
         return self._source_file
 
+    def remember_source(self, file: Path | None) -> None:
+        """The file these settings were read from (load_settings), for later errors."""
+        self._source_file = file
+
     def source_of(self, key: str) -> str:
         """Where a setting (a dotted key) came from: its DIALER_ variable, else the file."""
         return _from_env(key.split(".")) or str(self._source_file or "(defaults)")
@@ -498,7 +502,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
             settings = Settings()
         except ValidationError as exc:
             raise SettingsError(_describe(exc, file)) from None
-    settings._source_file = file
+    settings.remember_source(file)
     return settings
 
 

@@ -79,13 +79,13 @@ class Distribution(ABC):
         """One float when ``size`` is None, else an array of ``size`` draws."""
         if size is None:
             return self._sample_one(rng)
-        return self._sample_array(rng, size)
+        return self.sample_array(rng, size)
 
     @abstractmethod
     def _sample_one(self, rng: np.random.Generator) -> float: ...
 
     @abstractmethod
-    def _sample_array(self, rng: np.random.Generator, size: int) -> FloatArray: ...
+    def sample_array(self, rng: np.random.Generator, size: int) -> FloatArray: ...
 
     @abstractmethod
     def mean(self) -> float: ...
@@ -112,18 +112,18 @@ class Distribution(ABC):
             return np.log(self.sf(x))
 
     @abstractmethod
-    def _key(self) -> tuple[object, ...]: ...
+    def key(self) -> tuple[object, ...]: ...
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Distribution) or type(other) is not type(self):
             return NotImplemented
-        return self._key() == other._key()
+        return self.key() == other.key()
 
     def __hash__(self) -> int:
-        return hash((type(self).__name__, self._key()))
+        return hash((type(self).__name__, self.key()))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(map(repr, self._key()))})"
+        return f"{type(self).__name__}({', '.join(map(repr, self.key()))})"
 
 
 class Fixed(Distribution):
@@ -137,7 +137,7 @@ class Fixed(Distribution):
     def _sample_one(self, rng: np.random.Generator) -> float:
         return self.value
 
-    def _sample_array(self, rng: np.random.Generator, size: int) -> FloatArray:
+    def sample_array(self, rng: np.random.Generator, size: int) -> FloatArray:
         return np.full(size, self.value, dtype=np.float64)
 
     def mean(self) -> float:
@@ -152,7 +152,7 @@ class Fixed(Distribution):
     def sf(self, x: npt.ArrayLike) -> FloatArray:
         return (_arr(x) < self.value).astype(np.float64)
 
-    def _key(self) -> tuple[object, ...]:
+    def key(self) -> tuple[object, ...]:
         return (self.value,)
 
 
@@ -165,7 +165,7 @@ class Exponential(Distribution):
     def _sample_one(self, rng: np.random.Generator) -> float:
         return float(rng.exponential(self._mean))
 
-    def _sample_array(self, rng: np.random.Generator, size: int) -> FloatArray:
+    def sample_array(self, rng: np.random.Generator, size: int) -> FloatArray:
         return rng.exponential(self._mean, size)
 
     def mean(self) -> float:
@@ -183,7 +183,7 @@ class Exponential(Distribution):
     def log_sf(self, x: npt.ArrayLike) -> FloatArray:
         return -np.maximum(_arr(x), 0.0) / self._mean
 
-    def _key(self) -> tuple[object, ...]:
+    def key(self) -> tuple[object, ...]:
         return (self._mean,)
 
 
@@ -199,7 +199,7 @@ class Uniform(Distribution):
     def _sample_one(self, rng: np.random.Generator) -> float:
         return float(rng.uniform(self.low, self.high))
 
-    def _sample_array(self, rng: np.random.Generator, size: int) -> FloatArray:
+    def sample_array(self, rng: np.random.Generator, size: int) -> FloatArray:
         return rng.uniform(self.low, self.high, size)
 
     def mean(self) -> float:
@@ -214,7 +214,7 @@ class Uniform(Distribution):
     def sf(self, x: npt.ArrayLike) -> FloatArray:
         return np.clip((self.high - _arr(x)) / (self.high - self.low), 0.0, 1.0)
 
-    def _key(self) -> tuple[object, ...]:
+    def key(self) -> tuple[object, ...]:
         return (self.low, self.high)
 
 
@@ -240,7 +240,7 @@ class LogNormal(Distribution):
     def _sample_one(self, rng: np.random.Generator) -> float:
         return float(rng.lognormal(self.mu, self.sigma))
 
-    def _sample_array(self, rng: np.random.Generator, size: int) -> FloatArray:
+    def sample_array(self, rng: np.random.Generator, size: int) -> FloatArray:
         return rng.lognormal(self.mu, self.sigma, size)
 
     def mean(self) -> float:
@@ -266,7 +266,7 @@ class LogNormal(Distribution):
     def log_sf(self, x: npt.ArrayLike) -> FloatArray:
         return _f64(special.log_ndtr(-self._z(x)))
 
-    def _key(self) -> tuple[object, ...]:
+    def key(self) -> tuple[object, ...]:
         return (self._mean, self._cv)
 
 
@@ -284,7 +284,7 @@ class Gamma(Distribution):
     def _sample_one(self, rng: np.random.Generator) -> float:
         return float(rng.gamma(self.shape, self.scale))
 
-    def _sample_array(self, rng: np.random.Generator, size: int) -> FloatArray:
+    def sample_array(self, rng: np.random.Generator, size: int) -> FloatArray:
         return rng.gamma(self.shape, self.scale, size)
 
     def mean(self) -> float:
@@ -313,7 +313,7 @@ class Gamma(Distribution):
             asym = (k - 1.0) * np.log(y) - y - special.gammaln(k) + np.log1p((k - 1.0) / y)
         return np.where(s > 1e-300, direct, asym)
 
-    def _key(self) -> tuple[object, ...]:
+    def key(self) -> tuple[object, ...]:
         return (self._mean, self._cv)
 
 
@@ -342,7 +342,7 @@ class Mixture(Distribution):
         i = bisect.bisect_right(self._cum_list, rng.random())
         return self.components[min(i, len(self.components) - 1)]._sample_one(rng)
 
-    def _sample_array(self, rng: np.random.Generator, size: int) -> FloatArray:
+    def sample_array(self, rng: np.random.Generator, size: int) -> FloatArray:
         idx = np.searchsorted(self._cum, rng.random(size), side="right")
         np.minimum(idx, len(self.components) - 1, out=idx)
         out = np.empty(size, dtype=np.float64)
@@ -350,7 +350,7 @@ class Mixture(Distribution):
             mask = idx == i
             count = int(mask.sum())
             if count:
-                out[mask] = comp._sample_array(rng, count)
+                out[mask] = comp.sample_array(rng, count)
         return out
 
     def mean(self) -> float:
@@ -393,5 +393,5 @@ class Mixture(Distribution):
                 np.isneginf(top), -np.inf, safe + np.log(np.exp(logs - safe).sum(axis=0))
             )
 
-    def _key(self) -> tuple[object, ...]:
+    def key(self) -> tuple[object, ...]:
         return tuple(zip(self.weights.tolist(), self.components, strict=True))

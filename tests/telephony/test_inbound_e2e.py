@@ -146,15 +146,10 @@ async def no_cases(count: int, queued: frozenset[str], now: datetime) -> list[Di
     return []
 
 
-@pytest.fixture
-async def world(
-    migrated_engine: AsyncEngine,
-    sipp: SippFactory,
-    trunks: TrunkFactory,
-    rtp_peers: RtpPeerFactory,
-    tmp_path: Path,
-) -> AsyncIterator[World]:
-    sessions = session_factory(migrated_engine)
+async def seed_floor(sessions: Any) -> tuple[int, dict[str, int], dict[str, int]]:
+    """Campaign c1, alice and bob of team north, and the debtor's two cases: "owned"
+    (alice's, contacted last week) and "older" (bob's, long ago), so a return call is about
+    "owned". The campaign's id, the collectors' and the cases' ids."""
     async with sessions() as session, session.begin():
         campaign_id = await CampaignRepository(session).upsert(
             "c1", compliance_profile="us_tsr_regf"
@@ -166,10 +161,22 @@ async def world(
         await cases.upsert_many(campaign_id, [debtor_case("owned", collectors["alice"])])
         found = {ref: await cases.id_for_ref(campaign_id, ref) for ref in ("older", "owned")}
         ids = {ref: i for ref, i in found.items() if i is not None}
-        # the debtor's last contact was on "owned": a return call is about that debt
         attempts = AttemptRepository(session)
         await attempts.start("c1-1", ids["older"], campaign_id, DEBTOR, LONG_AGO)
         await attempts.start("c1-2", ids["owned"], campaign_id, DEBTOR, LAST_WEEK)
+    return campaign_id, collectors, ids
+
+
+@pytest.fixture
+async def world(
+    migrated_engine: AsyncEngine,
+    sipp: SippFactory,
+    trunks: TrunkFactory,
+    rtp_peers: RtpPeerFactory,
+    tmp_path: Path,
+) -> AsyncIterator[World]:
+    sessions = session_factory(migrated_engine)
+    campaign_id, collectors, ids = await seed_floor(sessions)
     settings = Settings(
         campaigns=[CampaignSettings(name="c1", compliance_profile="us_tsr_regf", caller_id=OURS)],
     )

@@ -21,12 +21,10 @@ from sipkit import RtpPeer, RtpPeerFactory, SippFactory, TrunkFactory, trunk_set
 from sqlalchemy.ext.asyncio import AsyncEngine
 from test_inbound_e2e import (
     DEBTOR,
-    LAST_WEEK,
-    LONG_AGO,
     OURS,
     collector_hears_the_caller,
-    debtor_case,
     no_cases,
+    seed_floor,
     stored,
 )
 
@@ -44,12 +42,6 @@ from dialer.engine import Engine
 from dialer.metrics import Metrics
 from dialer.settings import CampaignInboundSettings, CampaignSettings, Settings
 from dialer.store.db import session_factory
-from dialer.store.repositories import (
-    AttemptRepository,
-    CampaignRepository,
-    CaseRepository,
-    CollectorRepository,
-)
 from dialer.store.tables import CaseRow
 from dialer.telephony.sip import SipTrunk
 
@@ -83,20 +75,7 @@ async def floor(
     tmp_path: Path,
 ) -> AsyncIterator[Floor]:
     sessions = session_factory(migrated_engine)
-    async with sessions() as session, session.begin():
-        campaign_id = await CampaignRepository(session).upsert(
-            "c1", compliance_profile="us_tsr_regf"
-        )
-        people = CollectorRepository(session)
-        collectors = {name: await people.upsert(name, team="north") for name in ("alice", "bob")}
-        cases = CaseRepository(session)
-        await cases.upsert_many(campaign_id, [debtor_case("older", collectors["bob"])])
-        await cases.upsert_many(campaign_id, [debtor_case("owned", collectors["alice"])])
-        found = {ref: await cases.id_for_ref(campaign_id, ref) for ref in ("older", "owned")}
-        ids = {ref: i for ref, i in found.items() if i is not None}
-        attempts = AttemptRepository(session)
-        await attempts.start("c1-1", ids["older"], campaign_id, DEBTOR, LONG_AGO)
-        await attempts.start("c1-2", ids["owned"], campaign_id, DEBTOR, LAST_WEEK)
+    campaign_id, collectors, ids = await seed_floor(sessions)
     campaign = CampaignSettings(
         name="c1",
         compliance_profile="us_tsr_regf",
