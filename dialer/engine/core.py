@@ -337,7 +337,7 @@ class Engine(Inbound):
     # ----- EngineView for model-based pacers (dialer.engine.views) ------------------------
 
     def busy_elapsed(self, now: float) -> tuple[np.ndarray, np.ndarray]:
-        return views.busy_elapsed(self.collectors.values(), now)
+        return views.busy_elapsed(self.collectors.values(), now, self.inbound_calls)
 
     def ringing_elapsed(self, now: float) -> np.ndarray:
         return views.ringing_elapsed(self.calls.values(), now)

@@ -10,8 +10,9 @@ engine: the time is always passed in.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -41,11 +42,19 @@ def to_utc(now: float) -> datetime:
     return datetime.fromtimestamp(now, UTC)
 
 
-def busy_elapsed(collectors: Iterable[Collector], now: float) -> tuple[np.ndarray, np.ndarray]:
-    """(elapsed seconds in the current talk or wrap-up, True where in wrap-up)."""
+def busy_elapsed(
+    collectors: Iterable[Collector], now: float, inbound: Container[str | None] = ()
+) -> tuple[np.ndarray, np.ndarray]:
+    """(elapsed seconds in the current talk or wrap-up, True where in wrap-up).
+
+    Collectors talking on a call in ``inbound`` are left out: the talk model is learned
+    on outbound talks, and a return call (longer, and the caller's) is no evidence of
+    when they come free; the blended reservation counts them apart."""
     elapsed: list[float] = []
     in_wrap: list[bool] = []
     for collector in collectors:
+        if collector.state is CollectorState.ON_CALL and collector.call_id in inbound:
+            continue
         if collector.state is CollectorState.ON_CALL and collector.talk_started_at is not None:
             elapsed.append(now - collector.talk_started_at)
             in_wrap.append(False)
@@ -97,4 +106,5 @@ def snapshot(engine: Engine, now: float) -> dict[str, Any]:
         "live_answers": engine.stats.live_answers,
         "abandoned": engine.stats.abandoned,
         "occupancy": engine.occupancy(now),
+        "inbound": dataclasses.asdict(engine.inbound_stats),
     }

@@ -9,15 +9,16 @@ reservation is sized on the inbound part alone with Erlang C (dialer.pacing.erla
 * the inbound arrival rate is estimated online (:class:`InboundRateEstimator`): arrivals
   over exposure, both forgotten with a time constant of a quarter hour, started from a
   prior that is what the same time of day saw on earlier days (an exponentially weighted
-  rate per 30-minute slot), or a configured rate until a day has been seen;
+  rate per 30-minute slot), or a configured rate until a day has been seen; a burst is
+  caught sooner by the lower quartile of the rate the last four arrivals give;
 * the inbound handle time is the mean of the inbound talks seen (with a prior);
 * the inbound part needs ``n`` collectors, the smallest with Erlang-C service level
-  ``1 - C(n, A) exp(-(n - A) t / h) >= aim`` (A = rate x handle time, t the
-  answer-within seconds; the aim is tuned on the callers' outcomes, see
-  :class:`ErlangReservation`); such a group has ``n - A`` agents idle on average, and
-  those, less the outbound-busy collectors expected to come free within ``t``, are the
-  reservation, which the pacer treats as collectors it may not plan an
-  outbound answer for; callers already queued are demand like answered calls waiting.
+  ``1 - C(n, A) exp(-(n - A) t / h) >= target`` (A = rate x handle time, t the
+  answer-within seconds); such a group has ``n - A`` agents idle on average, and those,
+  less the outbound-busy collectors expected to come free within ``t`` and less a credit
+  tuned on the callers' outcomes (:class:`ErlangReservation`), are the reservation, which
+  the pacer treats as collectors it may not plan an outbound answer for; callers already
+  queued are demand like answered calls waiting.
 
 :class:`FixedReservation` keeps a constant number (the pacing suite's baseline). Pure and
 sans-I/O: the time is passed in.
@@ -26,8 +27,11 @@ sans-I/O: the time is passed in.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from scipy.special import gammaincinv
 
 from dialer.pacing.base import PacingInputs
 from dialer.pacing.erlang import erlang_c
@@ -44,7 +48,7 @@ __all__ = [
 
 DAY = 86400.0
 MAX_STAFF = 1000
-AIM_MIN, AIM_MAX = 0.05, 0.995
+CREDIT_MIN, CREDIT_MAX = -3.0, 10.0  # collectors
 
 
 def service_level(servers: int, load: float, handle_seconds: float, within: float) -> float:
@@ -90,6 +94,7 @@ class InboundRateEstimator:
         memory_seconds: float = 900.0,
         prior_seconds: float = 900.0,
         day_weight: float = 0.3,
+        burst_arrivals: int = 4,
     ) -> None:
         if prior_per_hour < 0 or not math.isfinite(prior_per_hour):
             raise ValueError(f"prior_per_hour must be >= 0, got {prior_per_hour!r}")
@@ -102,6 +107,8 @@ class InboundRateEstimator:
                 raise ValueError(f"{name} must be > 0, got {value!r}")
         if not 0 < day_weight <= 1:
             raise ValueError(f"day_weight must be in (0, 1], got {day_weight!r}")
+        if burst_arrivals < 2:
+            raise ValueError(f"burst_arrivals must be >= 2, got {burst_arrivals!r}")
         self.prior_rate = prior_per_hour / 3600.0
         self.slot_seconds = slot_seconds
         self.memory_seconds = memory_seconds
@@ -116,6 +123,10 @@ class InboundRateEstimator:
         self._started_at: float | None = None  # the first time seen: a slot counts from it
         self._slot_start: float | None = None
         self._slot_count = 0
+        self._latest: deque[float] = deque(maxlen=burst_arrivals)
+        # The lower quartile of a Poisson rate given k - 1 arrivals after the oldest of
+        # the last k (a gamma posterior): a burst counts only once it is plain.
+        self._burst_quantile = float(gammaincinv(burst_arrivals - 1, 0.25))
 
     def _slot(self, now: float) -> int:
         return int((now % DAY) // self.slot_seconds) % self.slots
@@ -157,6 +168,15 @@ class InboundRateEstimator:
         self._count += 1.0
         self._slot_count += 1
         self.arrivals += 1
+        self._latest.append(now)
+
+    def recent_rate(self, now: float) -> float:
+        """Arrivals per second the latest few say at least (lower quartile), 0 until there
+        are as many; it decays by itself as the time since the oldest of them grows."""
+        if len(self._latest) < (self._latest.maxlen or 0):
+            return 0.0
+        span = now - self._latest[0]
+        return self._burst_quantile / span if span > 0 else 0.0
 
     def prior(self, now: float) -> float:
         """The rate expected at this time of day before today's evidence."""
@@ -233,15 +253,18 @@ class ErlangReservation:
     ``expected_per_hour``: the arrival rate assumed before any is seen; ``handle_prior``:
     the inbound handle time (s) assumed before ``min_handled`` talks are seen.
 
-    **The aim.** Erlang C sizes the inbound part as if it were a group of its own; in a
+    **The credit.** Erlang C sizes the inbound part as if it were a group of its own; in a
     blended team callers are also served by collectors the pacer leaves idle anyway and by
-    those coming free, so sizing at the target itself keeps far more free than needed
-    (measured: docs/pacing.md, *Blended pacing*). The service level the sizing uses, the
-    *aim*, is therefore tuned on what callers get, as the abandon budget tunes lambda: by
-    stochastic approximation (Robbins-Monro) on each caller's outcome, up by ``step`` x
-    goal for a caller not answered in time, down by ``step`` x (1 - goal) for one who was,
-    so it settles where the share answered in time is the goal, the target plus
-    ``margin`` (a shift of a few hundred calls scatters by a few points around its mean).
+    those coming free, so sized at the target itself it keeps more free than needed
+    (measured: docs/pacing.md, *Blended pacing*). The reservation is therefore the Erlang-C
+    one less a *credit* in collectors, tuned on what callers get, as the abandon budget
+    tunes lambda: by stochastic approximation (Robbins-Monro) on each caller's outcome,
+    up by ``step`` x (1 - goal) for a caller answered in time, down by ``step`` x goal for
+    one who was not, so it settles where the share answered in time is the goal, the
+    target plus ``margin`` (a shift of a few hundred calls scatters by a few points around
+    its mean). An offset in collectors carries over from a quiet hour to a burst; a tuned
+    Erlang-C quantile (the *aim* this replaced) learned in quiet hours did not, and a
+    burst found the reservation too small (bl3: the target held in half the shifts).
     """
 
     def __init__(
@@ -254,8 +277,8 @@ class ErlangReservation:
         min_handled: int = 10,
         estimator: InboundRateEstimator | None = None,
         margin: float = 0.01,
-        step: float = 0.08,
-        initial_aim: float = 0.3,
+        step: float = 0.3,
+        initial_credit: float = 1.0,
     ) -> None:
         if not 0 < service_level < 1:
             raise ValueError(f"inbound service_level must be in (0, 1), got {service_level!r}")
@@ -272,12 +295,12 @@ class ErlangReservation:
         self._handle_sum = 0.0
         self.goal = min(0.995, service_level + margin)
         self.step = step
-        # Where the aim starts: low, not at the target (sized at the target the
-        # reservation is far too large in a blended team, and a shift's first hours
-        # would go by unlearning it); callers move it from there. 0.3 and the margin
-        # 0.01 were chosen on bl2 (seed 1) and checked on other shifts (seed 2).
-        self.aim = initial_aim
-        self.seen = 0  # callers whose outcome the aim has learned from
+        # Where the credit starts: one collector (the idle collectors the outbound pacer
+        # leaves anyway serve callers too); callers move it from there. 1.0, the step 0.3
+        # and the margin 0.01 were chosen on bl2 and bl3 (seed 1: steps 0.1 and 0.2 learn
+        # too slowly for bl2's quiet start, 0.5 scatters too much), checked on seed 2.
+        self.credit = min(CREDIT_MAX, max(CREDIT_MIN, initial_credit))
+        self.seen = 0  # callers whose outcome the credit has learned from
         self.in_time = 0
 
     def observe_arrival(self, now: float) -> None:
@@ -293,8 +316,8 @@ class ErlangReservation:
         hit = answered and seconds <= self.within
         self.seen += 1
         self.in_time += hit
-        move = -self.step * (1.0 - self.goal) if hit else self.step * self.goal
-        self.aim = min(AIM_MAX, max(AIM_MIN, self.aim + move))
+        move = self.step * (1.0 - self.goal) if hit else -self.step * self.goal
+        self.credit = min(CREDIT_MAX, max(CREDIT_MIN, self.credit + move))
 
     @property
     def handle_seconds(self) -> float:
@@ -306,10 +329,14 @@ class ErlangReservation:
         """``outbound_handle``: the mean outbound talk + wrap-up (s), for the collectors
         busy on outbound work expected to come free within the answer-within time (0: none
         counted)."""
-        rate = self.rates.rate(inputs.now)
+        smooth = self.rates.rate(inputs.now)
+        burst = self.rates.recent_rate(inputs.now)
+        # A burst of return calls (a letter run, a text campaign) is seen in its first
+        # few calls, long before the quarter-hour estimate follows it.
+        rate = max(smooth, burst)
         handle = self.handle_seconds
         load = rate * handle
-        needed, level = staff_for_service_level(load, handle, self.within, self.aim)
+        needed, level = staff_for_service_level(load, handle, self.within, self.target)
         on_inbound = inputs.inbound_on_call
         backfill = 0.0
         if outbound_handle > 0:
@@ -319,17 +346,22 @@ class ErlangReservation:
             backfill = busy * -math.expm1(-self.within / outbound_handle)
         # An inbound group of `needed` agents offered `load` Erlangs has needed - load of
         # them idle on average: those are what the blended team must keep free, less the
-        # backfill. (Keeping `needed` minus those on inbound calls, a group of its own,
-        # held idle whatever the moment's traffic: measured far too many.)
-        reserved = max(0, round(needed - load - backfill))
+        # backfill and the learned credit. (Keeping `needed` minus those on inbound calls,
+        # a group of its own, held idle whatever the moment's traffic: far too many.)
+        reserved = max(0, round(needed - load - backfill - self.credit))
         queued = inputs.inbound_queued
+        burst_words = (
+            f" lately (a burst: {smooth * 3600:.1f}/h over the last quarter hour)"
+            if burst > smooth
+            else ""
+        )
         why = (
-            f"{reserved} collector(s) kept free for inbound: {rate * 3600:.1f} calls/h x "
-            f"{handle:.0f} s = {load:.2f} Erlangs need {needed} for {self.aim:.0%} within "
-            f"{self.within:g} s (Erlang C {level:.1%}; aim for a target of {self.target:.0%}"
-            f"{self._measured()}), {needed - load:.2f} of them idle on average, less "
-            f"{backfill:.2f} outbound expected free within {self.within:g} s; "
-            f"{on_inbound} on inbound calls"
+            f"{reserved} collector(s) kept free for inbound: {rate * 3600:.1f} calls/h"
+            f"{burst_words} x {handle:.0f} s = {load:.2f} Erlangs need {needed} for "
+            f"{self.target:.0%} within {self.within:g} s (Erlang C {level:.1%}), "
+            f"{needed - load:.2f} of them idle on average, less {backfill:.2f} outbound "
+            f"expected free within {self.within:g} s and a credit of {self.credit:.2f} "
+            f"learned from callers{self._measured()}; {on_inbound} on inbound calls"
         )
         if queued:
             why += f"; {queued} inbound caller(s) queued"
@@ -337,13 +369,15 @@ class ErlangReservation:
             "mode": "erlang_c",
             "why": why,
             "rate_per_hour": round(rate * 3600, 3),
+            "smoothed_rate_per_hour": round(smooth * 3600, 3),
+            "burst_rate_per_hour": round(burst * 3600, 3),
             "handle_seconds": round(handle, 1),
             "load_erlangs": round(load, 4),
             "needed": needed,
             "on_inbound": on_inbound,
             "backfill": round(backfill, 3),
+            "credit": round(self.credit, 4),
             "service_level_target": self.target,
-            "aim": round(self.aim, 4),
             "answered_in_time": self.in_time,
             "callers_seen": self.seen,
             "answer_within_seconds": self.within,
@@ -354,4 +388,4 @@ class ErlangReservation:
     def _measured(self) -> str:
         if not self.seen:
             return ""
-        return f", {self.in_time / self.seen:.0%} of {self.seen} callers answered in time so far"
+        return f" ({self.in_time / self.seen:.0%} of {self.seen} answered in time so far)"

@@ -185,6 +185,23 @@ def test_a_collector_on_an_inbound_call_is_busy_for_the_pacer() -> None:
     assert d.engine.collectors["a"].state is CollectorState.WRAP_UP
 
 
+def test_the_outbound_talk_model_does_not_see_an_inbound_talk() -> None:
+    """A return call is no evidence of when an outbound talk ends: the model-based pacer
+    reads only outbound talks (and every wrap-up)."""
+    d = Driver(make_engine("progressive"))
+    login(d, "a", "b")
+    arrive(d, "in1", 0.0)
+    supply(d, 1, now=0.1)
+    (dial,) = d.of(Originate)
+    d.send(CallAnswered(dial.call_id), 5.0)
+    elapsed, in_wrap = d.engine.busy_elapsed(30.0)
+    assert elapsed.tolist() == [25.0] and in_wrap.tolist() == [False]
+    d.send(CallHungUp("in1"), 40.0)
+    elapsed, in_wrap = d.engine.busy_elapsed(50.0)
+    pairs = sorted(zip(in_wrap.tolist(), elapsed.tolist(), strict=True))
+    assert pairs == [(False, 45.0), (True, 10.0)]
+
+
 def test_a_conversation_on_an_inbound_call_locks_out_outbound_dials() -> None:
     """Reg F: a conversation on the debtor's call is a conversation: no dial for 7 days."""
     guard = ProfileGuard(load_profile("us_tsr_regf"))

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from dialer.pacing.base import PacingInputs
 from dialer.pacing.blending import (
@@ -68,10 +69,10 @@ def inputs(**kw: int) -> PacingInputs:
 
 def test_the_reservation_follows_the_traffic_and_says_why() -> None:
     quiet = ErlangReservation(
-        0.8, 20.0, expected_per_hour=2.0, handle_prior=180.0, initial_aim=0.95
+        0.8, 20.0, expected_per_hour=2.0, handle_prior=180.0, initial_credit=0.0
     )
     busy = ErlangReservation(
-        0.8, 20.0, expected_per_hour=120.0, handle_prior=180.0, initial_aim=0.95
+        0.8, 20.0, expected_per_hour=120.0, handle_prior=180.0, initial_credit=0.0
     )
     r_quiet, r_busy = quiet.reserve(inputs()), busy.reserve(inputs())
     assert r_busy.reserved > r_quiet.reserved >= 1
@@ -111,16 +112,16 @@ def test_predictive_plans_no_outbound_answer_for_reserved_collectors() -> None:
     assert blended.decide(inputs(ready=5, on_call=5, inbound_queued=3), view, rng).launch == 0
 
 
-def test_the_aim_settles_where_callers_get_the_goal() -> None:
-    """Robbins-Monro: answered in time with probability q, the aim drifts down when q is
-    above the goal and up when below; the reservation follows it."""
+def test_the_credit_settles_where_callers_get_the_goal() -> None:
+    """Robbins-Monro: answered in time with probability q, the credit grows when q is
+    above the goal and shrinks when below; the reservation follows it."""
     rng = np.random.default_rng(7)
-    for share, direction in ((0.99, -1), (0.5, 1)):
-        res = ErlangReservation(0.8, 20.0, expected_per_hour=60.0, margin=0.05)
-        start = res.aim
+    for share, direction in ((0.99, 1), (0.5, -1)):
+        res = ErlangReservation(0.8, 20.0, expected_per_hour=60.0, margin=0.05, step=0.1)
+        start = res.credit
         for _ in range(300):
             res.observe_wait(5.0 if rng.random() < share else 40.0, True, 0.0)
-        assert (res.aim - start) * direction > 0.1
+        assert (res.credit - start) * direction > 1.0
         assert res.in_time == pytest.approx(share * 300, abs=30)
     generous = ErlangReservation(0.8, 20.0, expected_per_hour=60.0)
     strict = ErlangReservation(0.8, 20.0, expected_per_hour=60.0)
@@ -128,4 +129,23 @@ def test_the_aim_settles_where_callers_get_the_goal() -> None:
         generous.observe_wait(1.0, True, 0.0)
         strict.observe_wait(0.0, False, 0.0)  # hung up or offered: never in time
     assert generous.reserve(inputs()).reserved < strict.reserve(inputs()).reserved
-    assert "aim" in strict.reserve(inputs()).detail
+    assert strict.reserve(inputs()).detail["credit"] < 0 < generous.credit
+
+
+def test_a_burst_is_seen_in_its_first_calls() -> None:
+    """Four calls within a minute, on a quiet-hour estimate of 2 an hour: the lower
+    quartile of the rate they give sizes the reservation, and fades as the burst ends."""
+    est = InboundRateEstimator(prior_per_hour=2.0)
+    res = ErlangReservation(0.8, 20.0, handle_prior=180.0, estimator=est, initial_credit=0.0)
+    calm = res.reserve(inputs())
+    assert est.recent_rate(1000.0) == 0.0  # fewer than four calls seen
+    for t in (940.0, 960.0, 980.0, 1000.0):
+        est.observe_arrival(t)
+    # Gamma(3) lower quartile over the 60 s since the oldest of the four.
+    quartile = stats.gamma.ppf(0.25, 3)
+    assert est.recent_rate(1000.0) == pytest.approx(quartile / 60.0, rel=1e-9)
+    assert est.recent_rate(1000.0) > 5 * est.rate(1000.0)  # the smoothed one lags
+    burst = res.reserve(inputs())
+    assert burst.reserved > calm.reserved
+    assert "a burst" in burst.words()
+    assert est.recent_rate(4600.0) < est.recent_rate(1000.0) / 50
