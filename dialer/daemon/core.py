@@ -180,6 +180,8 @@ class Daemon:
         self.inbound = InboundDesk.wanted(
             self.settings, self.metrics, self._sessions, self.clock, self.runners, self.profiles
         )
+        if self.inbound is not None and (replayed := self.inbound.replay_spool()):
+            event(log, "inbound.spool_replayed", logging.WARNING, records=replayed)
         screening = CallScreening(self.settings, self.runners, self.metrics, self._messages)
         if screening.needed and self.settings.trunk.kind == "sip":
             self.screening = screening
@@ -266,7 +268,8 @@ class Daemon:
                 if self.agents is not None:
                     self.agents.stop()
                 if self.inbound is not None:
-                    await self.inbound.drain()  # inbound records written before the end
+                    # inbound records written before the end, or spooled
+                    await self.inbound.drain(self.settings.drain_timeout)
                 await self._flush_or_spool()
                 await self.orchestrator.stop()  # the scheduler stops, leases are released
                 if self._web is not None:

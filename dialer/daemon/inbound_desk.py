@@ -10,7 +10,9 @@
    runner through `runner_for`.
 3. `InboundFinished`: metrics (offered at the ring, answered, abandoned, outcome, wait,
    the service level), the `inbound_calls` row, and on a callback request a callback on
-   the case at the next time its compliance profile allows (dialer.daemon.inbound_records).
+   the case at the next time its compliance profile allows (dialer.daemon.inbound_records);
+   a record the store cannot take waits for it, and a stop with the store still down
+   leaves it in a spool the next start replays (`drain`, `replay_spool`).
 
 Caller numbers stay in memory in the clear for the call's life only; logs get them masked.
 """
@@ -50,6 +52,13 @@ log = logging.getLogger(__name__)
 REFRESH_SECONDS = 5.0  # real seconds between service-level refreshes
 UNFINISHED_SECONDS = 60.0  # real seconds an ended call may wait for the engine's record
 HISTORY_DAYS = 35  # as much as any rule looks back (Reg F: 7 days; TSR: 30)
+RECORD_GRACE_SECONDS = 5.0  # at a stop, how long records may take before they are spooled
+
+
+def inbound_spool_path(settings: Settings) -> Path:
+    """Beside the store writer's spool: `var/store-spool.jsonl` -> `.inbound.jsonl`."""
+    spool = settings.database.spool_path
+    return spool.with_name(f"{spool.stem}.inbound{spool.suffix or '.jsonl'}")
 
 
 @dataclass(slots=True)
@@ -86,6 +95,7 @@ class InboundDesk:
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._recorder = InboundRecorder(settings.inbound, sessions, profiles)
+        self.spool_path = inbound_spool_path(settings)
         # (ended at, answered within the target) per campaign, for the service level
         self._window: dict[str, deque[tuple[float, bool]]] = {}
         for campaign in {*self.routes.values()}:
@@ -101,8 +111,11 @@ class InboundDesk:
         runners: dict[str, CampaignRunner],
         profiles: dict[str, Profile],
     ) -> InboundDesk | None:
-        """The daemon's desk when it takes inbound calls (enabled, on the SIP trunk)."""
-        if not settings.inbound.enabled or settings.trunk.kind != "sip":
+        """The daemon's desk when it takes inbound calls: enabled, on the SIP trunk or on a
+        simulated one with callers (`trunk.simulated.callers.calls_per_hour`)."""
+        trunk = settings.trunk
+        callers = trunk.kind == "simulated" and trunk.simulated.callers.calls_per_hour > 0
+        if not settings.inbound.enabled or not (trunk.kind == "sip" or callers):
             return None
         return cls(settings, metrics, sessions, clock, runners, profiles)
 
@@ -240,13 +253,36 @@ class InboundDesk:
             level = sum(ok for _, ok in calls) / len(calls) if calls else 1.0
             self._metrics.inbound_service_level.labels(campaign).set(level)
 
-    async def drain(self) -> None:
-        """Wait for records still being written (the daemon's stop)."""
+    def replay_spool(self) -> int:
+        """Write again what a previous run left in the spool (its store was down at the
+        stop); returns how many records. Done at start-up, before any call arrives."""
+        records = InboundRecorder.replay(self.spool_path)
+        for pending in records:
+            self._spawn(self._recorder.commit(pending))
+        return len(records)
+
+    async def drain(self, timeout: float = RECORD_GRACE_SECONDS) -> None:
+        """Wait for records still being written (the daemon's stop); those the store has
+        not taken within `timeout` s (at least RECORD_GRACE_SECONDS) go to the spool."""
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            _, late = await asyncio.wait(
+                set(self._tasks), timeout=max(timeout, RECORD_GRACE_SECONDS)
+            )
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        spooled = self._recorder.spool(self.spool_path)
+        if spooled:
+            event(
+                log,
+                "inbound.spooled",
+                logging.ERROR,
+                records=spooled,
+                path=str(self.spool_path),
+            )
 
     # -- internals -------------------------------------------------------------------------
     async def _arrive(self, call_id: str, campaign: str, number: str) -> None:
