@@ -44,6 +44,7 @@ from dialer.media.recording_settings import CampaignRecording, RecordingSettings
 from dialer.orchestration.settings import OrchestrationSettings
 from dialer.pacing.distribution_spec import DistributionError, parse_distribution
 from dialer.telephony.inbound_settings import InboundSettings as InboundSettings
+from dialer.telephony.simulated_callers_settings import SimulatedCallersSettings
 from dialer.telephony.sip_settings import SipTrunkSettings
 
 PACKAGE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -204,6 +205,7 @@ class SimulatedCarrierSettings(_Strict):
         default_factory=lambda: {"dist": "exponential", "mean": 15.0}
     )
     busy_share: float = Field(default=0.3, ge=0.0, le=1.0, description="share of non-live: busy")
+    callers: SimulatedCallersSettings = Field(default_factory=SimulatedCallersSettings)
 
     @field_validator("answer_delay", "failure_delay")
     @classmethod

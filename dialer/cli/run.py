@@ -167,7 +167,28 @@ def _summary_rows(daemon: Daemon) -> list[tuple[str, str]]:
             ("occupancy", f"{float(snap['occupancy']):.1%}"),  # type: ignore[arg-type]
             ("hopper", f"{snap['hopper']} cases"),
         ]
+        inbound: dict[str, float] = snap.get("inbound") or {}  # type: ignore[assignment]
+        if inbound.get("offered"):
+            rows.append(("inbound", _inbound_words(inbound)))
     return rows
+
+
+def _inbound_words(stats: dict[str, float]) -> str:
+    """Return calls: offered, and what became of them (the engine's InboundStats)."""
+    answered = int(stats["answered"])
+    wait = f", mean wait {stats['wait_seconds'] / answered:.0f} s" if answered else ""
+    parts = [
+        f"{int(stats[key])} {words}"
+        for key, words in (
+            ("abandoned", "hung up waiting"),
+            ("callbacks", "asked for a callback"),
+            ("voicemails", "left a voicemail"),
+            ("unanswered", "unanswered"),
+        )
+        if stats[key]
+    ]
+    rest = f"; {', '.join(parts)}" if parts else ""
+    return f"{int(stats['offered'])} offered, {answered} answered{wait}{rest}"
 
 
 def _summary_table(daemon: Daemon, final: bool = False) -> Table:

@@ -16,12 +16,14 @@ from dialer.clock import Clock
 from dialer.compliance import Profile
 from dialer.compliance.guard import ProfileGuard
 from dialer.daemon.gauges import abandon_terms
+from dialer.daemon.inbound_routes import inbound_routes
 from dialer.daemon.simulated_agents import SimulatedCollectors
 from dialer.engine import Engine, EngineConfig, RoutingPolicy
 from dialer.pacing.base import Pacer
 from dialer.pacing.blending import ErlangReservation
 from dialer.pacing.distribution_spec import parse_distribution
 from dialer.pacing.policies import make_pacer
+from dialer.pacing.reserving import ReservingPacer
 from dialer.pacing.samples import SampleBuffer
 from dialer.settings import CampaignSettings, Settings
 from dialer.telephony.port import Trunk
@@ -44,7 +46,7 @@ def build_trunk(
 ) -> Trunk:
     """The trunk; a SIP one taps each answered debtor leg with `tap_factory` (recording:
     the simulated carrier carries no audio), and `inbound` (the daemon's inbound desk)
-    takes callers' INVITEs on it (the simulated carrier has no callers)."""
+    takes callers' INVITEs on it, or the simulated carrier's callers."""
     trunk = settings.trunk
     if trunk.kind == "sip":
         from dialer.telephony.sip import SipTrunk
@@ -68,7 +70,16 @@ def build_trunk(
     )
     talk = SampleBuffer(parse_distribution(settings.collectors.talk, "talk"), rng)
     p = sim.answer_probability
-    return SimulatedTrunk(carrier, talk, clock, lambda _now: p)
+    return SimulatedTrunk(
+        carrier,
+        talk,
+        clock,
+        lambda _now: p,
+        callers=sim.callers,
+        ours=sorted(inbound_routes(settings)),
+        inbound=inbound,
+        rng=np.random.default_rng(rng.integers(2**63)),
+    )
 
 
 def build_agents(
@@ -118,11 +129,15 @@ def build_engine(campaign: CampaignSettings, profile: Profile, rng: np.random.Ge
 
 def build_pacer(campaign: CampaignSettings, profile: Profile) -> Pacer:
     """The campaign's pacer; the predictive one spends its budget over the compliance
-    profile's rolling window, which the gauges' ledger read keeps in step with the store."""
+    profile's rolling window, which the gauges' ledger read keeps in step with the store.
+    A blended campaign's pacer, whatever its mode, keeps its inbound reservation."""
     pacing = campaign.pacing
     cap, window = abandon_terms(profile, campaign)
     if pacing.mode != "predictive":
-        return make_pacer(pacing.pacer_spec(), abandon_cap=pacing.target_abandon_rate)
+        rule = make_pacer(pacing.pacer_spec(), abandon_cap=pacing.target_abandon_rate)
+        reservation = inbound_reservation(campaign)
+        # A blended campaign on a rule-based mode keeps collectors free for inbound too.
+        return rule if reservation is None else ReservingPacer(rule, reservation)
     return make_pacer(
         "predictive",
         abandon_cap=cap,

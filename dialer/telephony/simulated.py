@@ -1,11 +1,14 @@
 """An in-process carrier on the daemon's clock: dials get answered, fail, ring out or reach
-machines as the carrier model draws, and answered calls last as long as the talk model says.
+machines as the carrier model draws, and answered calls last as long as the talk model says;
+debtors call back if `callers` are configured (dialer.telephony.simulated_callers).
 Used by the demo, the tests and the daemon benchmark; no network involved."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from dialer.clock import Clock
 from dialer.domain.calls import CallOutcome
@@ -15,11 +18,15 @@ from dialer.domain.events import (
     CallHungUp,
     CallInviteSent,
     CallRinging,
+    InboundCallerChose,
     VoicemailLeft,
 )
 from dialer.pacing.samples import SampleBuffer
 from dialer.telephony.port import TrunkEvent
+from dialer.telephony.simulated_callers import SimulatedCallers
+from dialer.telephony.simulated_callers_settings import SimulatedCallersSettings
 from dialer.telephony.simulated_model import SIP_CODE, CarrierModel, Fate
+from dialer.telephony.sip_inbound import InboundHooks
 
 SAFE_HARBOR_SECONDS = 6.0  # the recorded message's length
 VOICEMAIL_SECONDS = 25.0  # a machine's greeting and beep, then a limited-content message
@@ -32,6 +39,11 @@ class SimulatedTrunk:
         talk: SampleBuffer,
         clock: Clock,
         answer_probability: Callable[[float], float],
+        *,
+        callers: SimulatedCallersSettings | None = None,
+        ours: Sequence[str] = (),
+        inbound: InboundHooks | None = None,
+        rng: np.random.Generator | None = None,
     ) -> None:
         self._carrier = carrier
         self._talk = talk
@@ -45,6 +57,11 @@ class SimulatedTrunk:
         # person answered. Tests compare the store with it.
         self.log: dict[str, str | None] = {}
         self.live_answered: set[str] = set()
+        self.callers: SimulatedCallers | None = None
+        if callers is not None and inbound is not None and callers.calls_per_hour > 0:
+            self.callers = SimulatedCallers(
+                callers, ours, inbound, rng or np.random.default_rng(), clock, self._emit_later
+            )
 
     @property
     def registered(self) -> bool:
@@ -56,8 +73,12 @@ class SimulatedTrunk:
 
     async def start(self, events: asyncio.Queue[TrunkEvent]) -> None:
         self._events = events
+        if self.callers is not None:
+            self.callers.start()
 
     async def stop(self) -> None:
+        if self.callers is not None:
+            self.callers.stop()
         for call_id in list(self._timers):
             self._clear(call_id)
         self._events = None
@@ -72,6 +93,12 @@ class SimulatedTrunk:
             return
         if isinstance(event, CallFailed | CallHungUp | VoicemailLeft):
             self._timers.pop(call_id, None)
+        if self._inbound(call_id):
+            if isinstance(event, CallHungUp):
+                assert self.callers is not None
+                self.callers.ended(call_id)
+            self._events.put_nowait(event)  # not in the carrier's log of our dials
+            return
         if isinstance(event, CallFailed):
             self.log[call_id] = event.outcome.value
         elif isinstance(event, CallHungUp):
@@ -85,6 +112,9 @@ class SimulatedTrunk:
                 self.live_answered.add(call_id)
         self._events.put_nowait(event)
 
+    def _inbound(self, call_id: str) -> bool:
+        return self.callers is not None and self.callers.owns(call_id)
+
     def _clear(self, call_id: str) -> None:
         for handle in self._timers.pop(call_id, []):
             handle.cancel()
@@ -92,6 +122,8 @@ class SimulatedTrunk:
     async def originate(self, call_id: str, number: str, ring_timeout: float) -> None:
         self.originated += 1
         self.log[call_id] = None
+        if self.callers is not None:
+            self.callers.dialed(number)
         self._emit(call_id, CallInviteSent(call_id))
         fate, delay = self._carrier.draw(self._p(self._clock.now()))
         self._emit_later(call_id, min(1.0, delay / 2), CallRinging(call_id))
@@ -112,6 +144,10 @@ class SimulatedTrunk:
         self._emit(call_id, CallHungUp(call_id))
 
     async def bridge(self, call_id: str, collector_id: str) -> None:
+        if self.callers is not None and self.callers.owns(call_id):
+            self._clear(call_id)  # taken off hold: their patience no longer matters
+            self._emit_later(call_id, self.callers.talk_seconds(), CallHungUp(call_id))
+            return
         self._emit_later(call_id, self._talk.next(), CallHungUp(call_id))
 
     async def play_safe_harbor(self, call_id: str) -> None:
@@ -122,10 +158,13 @@ class SimulatedTrunk:
         self._emit_later(call_id, VOICEMAIL_SECONDS, VoicemailLeft(call_id, left=True))
 
     async def queue_inbound(self, call_id: str) -> None:
-        return None  # no simulated callers: nothing calls in on this trunk
+        if self.callers is not None and self.callers.owns(call_id):
+            self.callers.queued(call_id, CallHungUp(call_id))
 
     async def offer_callback(self, call_id: str) -> None:
-        return None
+        if self.callers is not None and self.callers.owns(call_id):
+            self._clear(call_id)  # the offer's prompt plays: they wait for it
+            self.callers.offered(call_id, lambda choice: InboundCallerChose(call_id, choice))
 
     async def collector_login(self, collector_id: str, address: str | None) -> None:
         return None

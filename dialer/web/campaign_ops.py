@@ -33,6 +33,7 @@ from dialer.logs import event
 from dialer.pacing.base import Pacer
 from dialer.pacing.budget import budget_remaining
 from dialer.pacing.policies import make_pacer
+from dialer.pacing.reserving import ReservingPacer
 from dialer.store.attempts_repo import LedgerRepository
 from dialer.store.history_repo import AuditRepository
 from dialer.store.web_repo import AuditEntry, WebRepository
@@ -319,21 +320,25 @@ def _apply(runner: CampaignHandle, old: Pacing, new: Pacing, cap: float) -> None
     pacer = engine.pacer
     if new.spec != old.spec or pacer.name != new.mode:
         abandon_cap = cap if new.mode == "predictive" else new.target_abandon_rate
-        options = {}
+        options: dict[str, Any] = {}
         if new.mode == "predictive" and engine.config.machine_false_positive_rate:
             # UK Ofcom with AMD: the new budget counts the false positives as the old did.
             options["machine_false_positive_rate"] = engine.config.machine_false_positive_rate
+        # A blended campaign keeps what its reservation has learnt, whatever the mode.
         reservation = getattr(pacer, "inbound", None)
         if new.mode == "predictive" and reservation is not None:
-            options["inbound"] = reservation  # a blended campaign keeps what it has learnt
+            options["inbound"] = reservation
         pacer = make_pacer(new.spec, abandon_cap=abandon_cap, **options)
+        if new.mode != "predictive" and reservation is not None:
+            pacer = ReservingPacer(pacer, reservation)
     if new.mode == "predictive":
         pacer.configure(
             target_abandon_rate=new.target_abandon_rate,
             max_lines_per_collector=new.max_lines_per_collector,
         )
     elif new.mode == "adaptive":
-        pacer.abandon_cap = new.target_abandon_rate  # type: ignore[attr-defined]
+        rule = pacer.pacer if isinstance(pacer, ReservingPacer) else pacer
+        rule.abandon_cap = new.target_abandon_rate  # type: ignore[attr-defined]
     if pacer is not engine.pacer:
         engine.configure_pacer(pacer)
     engine.config = dataclasses.replace(

@@ -2,7 +2,7 @@
 right-party data rules of outbound (clear only to the routed collector, audited), the other
 matching cases listed; an unknown caller gets a plain screen with the masked number.
 
-The daemon runs on the simulated trunk (no callers there): the test plays the daemon's
+The daemon runs on the simulated trunk (its callers off): the test plays the daemon's
 inbound desk (`Daemon.inbound`, its screen pop) and the engine's `Bridge` and
 `InboundFinished` to the collector, through the runner's step observers like every step.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from webkit import Running, login, running, state_of, until, write_settings
 
 from dialer.domain.commands import Bridge, Command, InboundFinished
 from dialer.domain.inbound import InboundCall, InboundOutcome
+from dialer.pacing.blending import ErlangReservation
+from dialer.pacing.reserving import ReservingPacer
 from dialer.store.identity_repo import IdentityRepository
 from dialer.store.inbound_repo import InboundRecord, InboundRepository
 from dialer.store.org_repo import CampaignRepository
@@ -44,7 +47,7 @@ class Desk:
     def screen_pop(self, call_id: str) -> InboundPop | None:
         return self.calls.get(call_id)
 
-    async def drain(self) -> None:  # the daemon's stop waits for the desk's records
+    async def drain(self, timeout: float = 0.0) -> None:  # the daemon waits for its records
         return None
 
 
@@ -195,3 +198,35 @@ def test_a_callback_after_a_return_call_does_not_count_that_call_as_an_attempt()
         in evaluate(no_lockout, case, "+12125550123", [*placed, outbound], later).reasons
     )
     assert evaluate(no_lockout, case, "+12125550123", [*placed, inbound], later).allowed
+
+
+async def test_a_blended_campaign_keeps_its_reservation_whatever_the_mode(
+    tmp_path: Path,
+) -> None:
+    """Progressive, ratio, predictive and back: the same reservation (and what it has
+    learnt) holds collectors free for return calls in every mode."""
+    blended = "    inbound: {service_level: 0.9, answer_within_seconds: 10}\n"
+    async with running(write_settings(tmp_path, blended)) as r:
+        engine = r.daemon.runners["c1"].engine
+        assert isinstance(engine.pacer, ReservingPacer) and engine.pacer.name == "progressive"
+        reservation = engine.pacer.inbound
+        assert isinstance(reservation, ErlangReservation)
+        reservation.observe_wait(60.0, False, 0.0)  # something learnt: a caller missed
+        credit = reservation.credit
+        async with r.client() as boss:
+            await login(boss, "boss")
+            for change, name in (
+                ({"mode": "ratio", "ratio": 1.5}, "ratio"),
+                ({"mode": "predictive"}, "predictive"),
+                ({"mode": "adaptive", "target_abandon_rate": 0.02}, "adaptive"),
+            ):
+                response = await boss.patch("/api/v1/campaigns/c1/pacing", json=change)
+                assert response.status_code == 200, response.text
+                assert engine.pacer.name == name
+                assert getattr(engine.pacer, "inbound", None) is reservation
+            assert engine.pacer.abandon_cap == 0.02  # type: ignore[attr-defined]
+            assert reservation.credit == credit
+            ready = engine.inputs(r.daemon.clock.now())
+            decision = engine.pacer.decide(replace(ready, ready=3), engine, engine.rng)
+            assert "kept free for inbound" in decision.reason
+            assert decision.detail["inbound"]["mode"] == "erlang_c"
