@@ -34,7 +34,10 @@ class ReservingPacer(Pacer):
 
     def __getattr__(self, name: str) -> Any:
         # The web pages read the inner pacer's settings (ratio, abandon_cap) through here.
-        return getattr(self.__dict__["pacer"], name)
+        pacer = self.__dict__.get("pacer")
+        if pacer is None:  # not built yet (copy, pickle)
+            raise AttributeError(name)
+        return getattr(pacer, name)
 
     def decide(
         self, inputs: PacingInputs, view: EngineView, rng: np.random.Generator
