@@ -93,10 +93,9 @@ class SimulatedTrunk:
             return
         if isinstance(event, CallFailed | CallHungUp | VoicemailLeft):
             self._timers.pop(call_id, None)
-        if self._inbound(call_id):
+        if (callers := self._caller(call_id)) is not None:
             if isinstance(event, CallHungUp):
-                assert self.callers is not None
-                self.callers.ended(call_id)
+                callers.ended(call_id)
             self._events.put_nowait(event)  # not in the carrier's log of our dials
             return
         if isinstance(event, CallFailed):
@@ -112,8 +111,10 @@ class SimulatedTrunk:
                 self.live_answered.add(call_id)
         self._events.put_nowait(event)
 
-    def _inbound(self, call_id: str) -> bool:
-        return self.callers is not None and self.callers.owns(call_id)
+    def _caller(self, call_id: str) -> SimulatedCallers | None:
+        """The simulated callers when `call_id` is one of theirs (None: one of our dials)."""
+        callers = self.callers
+        return callers if callers is not None and callers.owns(call_id) else None
 
     def _clear(self, call_id: str) -> None:
         for handle in self._timers.pop(call_id, []):
@@ -144,9 +145,9 @@ class SimulatedTrunk:
         self._emit(call_id, CallHungUp(call_id))
 
     async def bridge(self, call_id: str, collector_id: str) -> None:
-        if self.callers is not None and self.callers.owns(call_id):
+        if (callers := self._caller(call_id)) is not None:
             self._clear(call_id)  # taken off hold: their patience no longer matters
-            self._emit_later(call_id, self.callers.talk_seconds(), CallHungUp(call_id))
+            self._emit_later(call_id, callers.talk_seconds(), CallHungUp(call_id))
             return
         self._emit_later(call_id, self._talk.next(), CallHungUp(call_id))
 
@@ -158,13 +159,13 @@ class SimulatedTrunk:
         self._emit_later(call_id, VOICEMAIL_SECONDS, VoicemailLeft(call_id, left=True))
 
     async def queue_inbound(self, call_id: str) -> None:
-        if self.callers is not None and self.callers.owns(call_id):
-            self.callers.queued(call_id, CallHungUp(call_id))
+        if (callers := self._caller(call_id)) is not None:
+            callers.queued(call_id, CallHungUp(call_id))
 
     async def offer_callback(self, call_id: str) -> None:
-        if self.callers is not None and self.callers.owns(call_id):
+        if (callers := self._caller(call_id)) is not None:
             self._clear(call_id)  # the offer's prompt plays: they wait for it
-            self.callers.offered(call_id, lambda choice: InboundCallerChose(call_id, choice))
+            callers.offered(call_id, lambda choice: InboundCallerChose(call_id, choice))
 
     async def collector_login(self, collector_id: str, address: str | None) -> None:
         return None

@@ -16,6 +16,7 @@ from dialer.pacing.samples import SampleBuffer
 from dialer.settings import load_settings
 from dialer.telephony.port import TrunkEvent
 from dialer.telephony.simulated import SimulatedTrunk
+from dialer.telephony.simulated_callers import SimulatedCallers
 from dialer.telephony.simulated_callers_settings import SimulatedCallersSettings
 from dialer.telephony.simulated_model import CarrierModel
 from dialer.telephony.sip_inbound import InboundOffer
@@ -37,6 +38,17 @@ class Desk:
 
     def recording(self, call_id: str, path: Path) -> None:
         raise AssertionError("simulated callers leave no voicemail")
+
+
+async def started(
+    desk: Desk, **callers: object
+) -> tuple[SimulatedTrunk, SimulatedCallers, asyncio.Queue[TrunkEvent]]:
+    """A started trunk with callers, its callers and its event queue."""
+    sim = trunk(desk, **callers)
+    events: asyncio.Queue[TrunkEvent] = asyncio.Queue()
+    await sim.start(events)
+    assert sim.callers is not None
+    return sim, sim.callers, events
 
 
 def trunk(desk: Desk, **callers: object) -> SimulatedTrunk:
@@ -72,12 +84,9 @@ async def next_event(events: asyncio.Queue[TrunkEvent], call_id: str) -> TrunkEv
 
 async def test_callers_call_back_from_numbers_dialed_and_wait_as_long_as_their_patience() -> None:
     desk = Desk()
-    sim = trunk(desk, unknown_share=0.0)
-    events: asyncio.Queue[TrunkEvent] = asyncio.Queue()
-    await sim.start(events)
-    assert sim.callers is not None
+    sim, callers, events = await started(desk, unknown_share=0.0)
     await sim.originate("c1.1", "+12125550142", 25.0)
-    call_id = sim.callers.ring()
+    call_id = callers.ring()
     assert call_id is not None and desk.offers[-1].caller == "+12125550142"
     assert desk.offers[-1].dialed == OURS
     loop = asyncio.get_running_loop()
@@ -92,11 +101,8 @@ async def test_callers_call_back_from_numbers_dialed_and_wait_as_long_as_their_p
 
 async def test_a_bridged_caller_talks_and_an_offered_one_presses_1() -> None:
     desk = Desk()
-    sim = trunk(desk, callback_share=1.0)
-    events: asyncio.Queue[TrunkEvent] = asyncio.Queue()
-    await sim.start(events)
-    assert sim.callers is not None
-    first = sim.callers.ring()
+    sim, callers, events = await started(desk, callback_share=1.0)
+    first = callers.ring()
     assert first is not None and desk.offers[-1].caller.startswith("+1202555")  # never dialed
     await sim.queue_inbound(first)
     await sim.bridge(first, "alice")  # taken off hold at once: no patience hang-up
@@ -106,7 +112,7 @@ async def test_a_bridged_caller_talks_and_an_offered_one_presses_1() -> None:
     # the talk's end (90 s), not the patience (45 s) the bridge cancelled
     assert (loop.time() - bridged_at) * 1000.0 >= 89.0
 
-    second = sim.callers.ring()
+    second = callers.ring()
     assert second is not None
     await sim.queue_inbound(second)
     await sim.offer_callback(second)
@@ -114,7 +120,7 @@ async def test_a_bridged_caller_talks_and_an_offered_one_presses_1() -> None:
     assert isinstance(chose, InboundCallerChose) and chose.choice == "callback"
     await sim.hangup(second)  # the engine's Hangup after the choice
     assert isinstance(await next_event(events, second), CallHungUp)
-    assert not sim.callers.calls
+    assert not callers.calls
     await sim.stop()
 
 
