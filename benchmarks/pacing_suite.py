@@ -6,6 +6,8 @@
     python benchmarks/pacing_suite.py plot docs/pacing/comparison.png suite.log [more.log ...]
     python benchmarks/pacing_suite.py paired /tmp/bench20/pacing.json
     python benchmarks/pacing_suite.py blended -r 10 -j 2 --out /tmp/blended bl2 2> bl.log
+    python benchmarks/pacing_suite.py blended -r 60 --seed 2 --earlier \
+        docs/pacing/bench-blended-60.json --out /tmp/blended bl2 bl3
 
 ``run`` is ``dialer bench pacing`` (simulation.bench.run_suite: manual, progressive,
 adaptive, predictive and the best-ratio search, common random numbers) on the scenarios
@@ -18,15 +20,19 @@ predictive with the best holding ratio and with adaptive replication by replicat
 met the same debtors and collectors), which is far tighter than comparing two means.
 ``blended`` runs the blended scenarios (simulation.bench_blended): predictive with its
 Erlang-C inbound reservation, the smallest fixed reservation that holds the inbound service
-level, and no reservation, and writes ``blended.json`` and the table.
+level, and no reservation, and writes ``blended.json`` and the table; with ``--earlier``
+the baselines of an earlier run are reused where they reproduce (a change to the Erlang-C
+pacer is measured in minutes instead of hours).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 PROGRESSIVE = 0.7826  # the closed form h / (h + d / p) on s1
 OPTIMUM = {"s1-exp-n5": 0.8326, "s1-exp-n10": 0.8616, "s1-exp-n20": 0.8974, "s1-exp-n50": 0.9387}
@@ -158,6 +164,12 @@ def blended(args: argparse.Namespace) -> None:
     from simulation.run import process_pool
     from simulation.scenario import load_scenario, resolve_scenario
 
+    earlier: dict[str, dict[str, Any]] = {}
+    if args.earlier is not None:
+        try:
+            earlier = {s["scenario"]: s for s in json.loads(args.earlier.read_text())}
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            sys.exit(f"--earlier {args.earlier}: not a blended.json ({exc})")
     pool = process_pool(args.jobs)
     summaries = []
     try:
@@ -170,6 +182,7 @@ def blended(args: argparse.Namespace) -> None:
                     args.seed,
                     pool,
                     lambda text: print(text, file=sys.stderr, flush=True),
+                    earlier=earlier.get(scenario.name),
                 )
             )
             bench_blended.write(args.out, summaries)  # a partial run is kept
@@ -202,6 +215,12 @@ def main() -> None:
     ble.add_argument("--seed", type=int, default=1)
     ble.add_argument("-j", "--jobs", type=int, default=2)
     ble.add_argument("--out", type=Path, default=Path("/tmp/blended"))
+    ble.add_argument(
+        "--earlier",
+        type=Path,
+        help="an earlier blended.json: its baselines are reused where their first and "
+        "last shifts reproduce exactly (same seed, same shifts)",
+    )
     args = parser.parse_args()
     if args.cmd == "run":
         from simulation.bench import run_suite

@@ -18,7 +18,13 @@ reservation is sized on the inbound part alone with Erlang C (dialer.pacing.erla
   less the outbound-busy collectors expected to come free within ``t`` and less a credit
   tuned on the callers' outcomes (:class:`ErlangReservation`), are the reservation, which
   the pacer treats as collectors it may not plan an outbound answer for; callers already
-  queued are demand like answered calls waiting.
+  queued are demand like answered calls waiting;
+* the return calls expected within the pacer's horizon are demand too
+  (:attr:`Reservation.arrivals_per_second`): a caller takes a collector coming free before
+  an outbound answer does, so the outbound plan leaves room for the callers due in the next
+  seconds, in proportion to the rate, instead of holding a whole collector idle for them
+  (measured: docs/pacing.md, *Blended pacing*; with it the reservation is rarely more than
+  none, and the credit keeps it as a safety net).
 
 :class:`FixedReservation` keeps a constant number (the pacing suite's baseline). Pure and
 sans-I/O: the time is passed in.
@@ -201,6 +207,9 @@ class Reservation:
     reserved: int
     queued: int
     detail: dict[str, Any]
+    # Inbound callers per second expected: the predictive pacer plans them as taking the
+    # collectors coming free before an outbound answer would (0: not planned).
+    arrivals_per_second: float = 0.0
 
     @property
     def held(self) -> int:
@@ -261,8 +270,9 @@ class ErlangReservation:
     tunes lambda: by stochastic approximation (Robbins-Monro) on each caller's outcome,
     up by ``step`` x (1 - goal) for a caller answered in time, down by ``step`` x goal for
     one who was not, so it settles where the share answered in time is the goal, the
-    target plus ``margin`` (a shift of a few hundred calls scatters by a few points around
-    its mean). An offset in collectors carries over from a quiet hour to a burst; a tuned
+    target plus ``margin`` (0: with the callers due planned as demand the shifts scatter
+    little above the target, and the credit mostly sits where no collector is held).
+    An offset in collectors carries over from a quiet hour to a burst; a tuned
     Erlang-C quantile (the *aim* this replaced) learned in quiet hours did not, and a
     burst found the reservation too small (bl3: the target held in half the shifts).
     """
@@ -276,7 +286,7 @@ class ErlangReservation:
         handle_prior: float = 180.0,
         min_handled: int = 10,
         estimator: InboundRateEstimator | None = None,
-        margin: float = 0.01,
+        margin: float = 0.0,
         step: float = 0.3,
         initial_credit: float = 1.0,
     ) -> None:
@@ -296,9 +306,11 @@ class ErlangReservation:
         self.goal = min(0.995, service_level + margin)
         self.step = step
         # Where the credit starts: one collector (the idle collectors the outbound pacer
-        # leaves anyway serve callers too); callers move it from there. 1.0, the step 0.3
-        # and the margin 0.01 were chosen on bl2 and bl3 (seed 1: steps 0.1 and 0.2 learn
-        # too slowly for bl2's quiet start, 0.5 scatters too much), checked on seed 2.
+        # leaves anyway serve callers too); callers move it from there. 1.0 and the step
+        # 0.3 were chosen on bl2 and bl3 (seed 1: steps 0.1 and 0.2 learn too slowly for
+        # bl2's quiet start, 0.5 scatters too much), checked on seed 2; the margin 0 (was
+        # 0.01) on seed 2's first 20 shifts of each once the callers due were planned as
+        # demand (docs/pacing.md), checked on all 60.
         self.credit = min(CREDIT_MAX, max(CREDIT_MIN, initial_credit))
         self.seen = 0  # callers whose outcome the credit has learned from
         self.in_time = 0
@@ -361,7 +373,8 @@ class ErlangReservation:
             f"{self.target:.0%} within {self.within:g} s (Erlang C {level:.1%}), "
             f"{needed - load:.2f} of them idle on average, less {backfill:.2f} outbound "
             f"expected free within {self.within:g} s and a credit of {self.credit:.2f} "
-            f"learned from callers{self._measured()}; {on_inbound} on inbound calls"
+            f"learned from callers{self._measured()}; {on_inbound} on inbound calls; "
+            f"the {rate * 3600:.1f} calls/h planned as taking collectors coming free"
         )
         if queued:
             why += f"; {queued} inbound caller(s) queued"
@@ -383,7 +396,7 @@ class ErlangReservation:
             "answer_within_seconds": self.within,
             "erlang_c_service_level": round(level, 4),
         }
-        return Reservation(reserved, queued, detail)
+        return Reservation(reserved, queued, detail, rate)
 
     def _measured(self) -> str:
         if not self.seen:

@@ -60,7 +60,7 @@ def decision_record(
             why += f" (the last one fractionally, p={fraction:.2f})"
     if learning:
         why += f" (learning: {learning})"
-    if inbound is not None and inbound.held:
+    if inbound is not None and (inbound.held or inbound.arrivals_per_second > 0):
         why += f" (inbound: {inbound.words()})"
     record: dict[str, Any] = {
         "mode": "predictive",
@@ -102,5 +102,6 @@ def decision_record(
             "reserved": inbound.reserved,
             "queued": inbound.queued,
             "held": inbound.held,
+            "callers_planned_per_hour": round(inbound.arrivals_per_second * 3600, 3),
         }
     return record

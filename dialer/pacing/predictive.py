@@ -13,7 +13,10 @@ At each decision (every engine event and tick):
    between events does not turn a fraction into a certainty;
 4. lambda comes from :class:`budget.ThresholdController`, which spends the abandonment
    budget of the ledger's window; a spent budget means progressive until it recovers;
-5. everything is learned online (:mod:`dialer.pacing.estimators`). Progressive for the
+5. on a blended campaign (:mod:`dialer.pacing.blending`) the collectors kept free for
+   inbound are planned as taken, and the return calls expected within the horizon as
+   demand that takes a collector coming free before an outbound answer does;
+6. everything is learned online (:mod:`dialer.pacing.estimators`). Progressive for the
    first ``min_resolved`` dials; then, until the model has its evidence
    (``min_live_answers`` live answers and ``min_talks`` talks), a bound on every drop risk
    that needs no talk model and no delay curves: only the idle collectors are counted on,
@@ -56,6 +59,7 @@ from dialer.pacing.talkmodel import TalkModel
 __all__ = ["PredictivePacer"]
 
 SHIFT_SECONDS = 8 * 3600.0
+CALLER_SHARE = 0.25  # the largest Bernoulli row a Poisson count of callers is split into
 BINNED_ABOVE = 200  # busy collectors / ringing calls: above this, moments from binned counts
 
 
@@ -260,10 +264,11 @@ class PredictivePacer(Pacer):
         )
         # Collectors the outbound plan may not count on: kept free for inbound, or owed to
         # inbound callers already queued (0 without inbound).
-        held = 0
+        held, arriving = 0, 0.0
         if self.inbound is not None:
             self.reservation = self.inbound.reserve(inputs, self._outbound_handle())
             held = self.reservation.held
+            arriving = self.reservation.arrivals_per_second
         progressive = max(0, min(inputs.ready - inputs.in_flight - held, room))
         if self.resolved < self.min_resolved:
             self.predicted_free = float(inputs.ready)
@@ -318,7 +323,7 @@ class PredictivePacer(Pacer):
         self._p = p
         if model_ready:
             curve, free_soon = self._risks(
-                elapsed, in_wrap, ring_elapsed, p, inputs, room, lam, held
+                elapsed, in_wrap, ring_elapsed, p, inputs, room, lam, held, arriving
             )
         else:
             capacity = inputs.ready - inputs.waiting - held
@@ -416,18 +421,22 @@ class PredictivePacer(Pacer):
         room: int,
         lam: float,
         held: int = 0,
+        arriving: float = 0.0,
     ) -> tuple[RiskCurve, float]:
         """The model's risk curve and the busy collectors expected free within the horizon
-        (`held`: collectors kept for inbound, planned as taken)."""
+        (`held`: collectors kept for inbound, planned as taken; `arriving`: inbound callers
+        per second, who take a collector coming free before an outbound answer does)."""
         ring = self._ring_model()
         weights = self._weights
         assert weights is not None
         capacity = inputs.ready + elapsed.size - inputs.waiting - held
+        callers = self._callers(arriving)
+        caller_rows = self._caller_rows(callers)
         still_busy: FloatArray | Moments
         ringing: FloatArray | Moments
-        if elapsed.size + ring_elapsed.size <= self.exact_max:
+        if elapsed.size + ring_elapsed.size + caller_rows.shape[0] <= self.exact_max:
             still_busy = self._still_busy(elapsed, in_wrap)
-            ringing = ring(ring_elapsed, p)
+            ringing = np.vstack((ring(ring_elapsed, p), caller_rows))
             free_soon = float(elapsed.size - (still_busy @ weights).sum())
         else:  # moments only; binned by elapsed time for large teams
             if elapsed.size > BINNED_ABOVE:
@@ -438,6 +447,8 @@ class PredictivePacer(Pacer):
                 ringing = ring.moments(ring_elapsed, p)
             else:
                 ringing = Moments.of(ring(ring_elapsed, p))
+            if caller_rows.size:  # a Poisson count: every cumulant is its mean
+                ringing = ringing + Moments(callers, callers, callers)
             free_soon = float(elapsed.size - still_busy.mean @ weights)
         curve = risk_curve(
             still_busy,
@@ -450,6 +461,20 @@ class PredictivePacer(Pacer):
             exact_max=self.exact_max,
         )
         return curve, free_soon
+
+    def _callers(self, arriving: float) -> FloatArray:
+        """Inbound callers expected by each node + grace (a Poisson mean per node)."""
+        if arriving <= 0:
+            return np.zeros(self._nodes.size)
+        return arriving * (self._nodes + self.connect_grace)
+
+    @staticmethod
+    def _caller_rows(expected: FloatArray) -> FloatArray:
+        """The Poisson counts as Bernoulli rows of at most CALLER_SHARE each (a binomial of
+        the same mean, close to the Poisson), for the exact computation."""
+        top = float(expected.max(initial=0.0))
+        rows = math.ceil(top / CALLER_SHARE) if top > 0 else 0
+        return np.tile(expected / max(rows, 1), (rows, 1))
 
     def _still_busy(self, elapsed: FloatArray, in_wrap: BoolArray) -> FloatArray:
         """(busy, nodes): P(each busy collector is still busy at each node + grace)."""

@@ -4,6 +4,7 @@ the decision record."""
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 
 import numpy as np
@@ -22,6 +23,7 @@ from dialer.domain.events import (
 from dialer.domain.model import Case, DialTarget, PhoneNumber
 from dialer.engine import Engine, EngineConfig
 from dialer.pacing.base import PacingInputs
+from dialer.pacing.blending import Reservation
 from dialer.pacing.policies import make_pacer
 from dialer.pacing.predictive import PredictivePacer
 
@@ -371,3 +373,59 @@ def test_uk_false_positive_estimate_enters_the_budget_and_can_spend_it() -> None
     live, drops, spent, decision = results[0.05]
     assert (live, drops) == (pytest.approx(150.0), pytest.approx(33.0))
     assert spent and decision.reason.startswith("abandon budget spent")
+
+
+class Callers:
+    """An inbound reservation keeping no one free, only expecting callers at a rate."""
+
+    def __init__(self, per_hour: float) -> None:
+        self.per_second = per_hour / 3600.0
+
+    def observe_arrival(self, now: float) -> None: ...
+
+    def observe_handled(self, seconds: float, now: float) -> None: ...
+
+    def observe_wait(self, seconds: float, answered: bool, now: float) -> None: ...
+
+    def reserve(self, inputs: PacingInputs, outbound_handle: float = 0.0) -> Reservation:
+        return Reservation(0, 0, {"why": "callers expected"}, self.per_second)
+
+
+@pytest.mark.parametrize("exact_max", [24, 2])  # exact, and moments only
+def test_callers_expected_within_the_horizon_are_planned_as_demand(exact_max: int) -> None:
+    """Return calls take the collectors coming free before outbound answers do: the more
+    are expected, the higher every drop risk and the fewer calls launched; none expected
+    plans exactly as a campaign without inbound."""
+    plain = warmed(exact_max=exact_max)
+    rng = np.random.default_rng(5)
+    view = view_for(8, 1, rng)
+    state = inputs(6, 8, 1, lines=4.0)
+    plain_decision = plain.decide(state, view, np.random.default_rng(1))
+    curves, launched = [], []
+    for per_hour in (0.0, 60.0, 240.0, 2000.0):
+        pacer = warmed(exact_max=exact_max)
+        pacer.inbound = Callers(per_hour)
+        decision = pacer.decide(state, view, np.random.default_rng(1))
+        curves.append(np.asarray(decision.detail["risks"]))
+        launched.append(decision.launch)
+        # The record says so whenever callers are planned, even with no one kept free.
+        assert ("callers expected" in decision.reason) == (per_hour > 0)
+        assert decision.detail["inbound"]["callers_planned_per_hour"] == pytest.approx(per_hour)
+    assert curves[0].tolist() == plain_decision.detail["risks"]
+    assert launched[0] == plain_decision.launch
+    for low, high in itertools.pairwise(curves):
+        n = min(low.size, high.size)
+        assert np.all(high[:n] >= low[:n] - 1e-12)
+        assert np.any(high[:n] > low[:n] + 1e-6)
+    assert launched == sorted(launched, reverse=True) and launched[-1] < launched[0]
+
+
+def test_the_callers_expected_are_a_poisson_mean_by_each_node() -> None:
+    pacer = warmed()
+    for per_hour in (30.0, 600.0):
+        expected = per_hour / 3600.0 * (pacer._nodes + pacer.connect_grace)
+        assert pacer._callers(per_hour / 3600.0) == pytest.approx(expected)
+        rows = pacer._caller_rows(expected)
+        assert rows.sum(axis=0) == pytest.approx(expected)
+        assert np.all((rows >= 0) & (rows <= 0.25 + 1e-12))
+    assert pacer._caller_rows(pacer._callers(0.0)).shape[0] == 0
