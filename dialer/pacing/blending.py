@@ -252,7 +252,8 @@ class FixedReservation:
         why = f"{self.collectors} collector(s) kept free for inbound (fixed)"
         if queued:
             why += f", {queued} inbound caller(s) queued"
-        return Reservation(self.collectors, queued, {"mode": "fixed", "why": why})
+        detail = {"mode": "fixed", "why": why, "reserved": self.collectors, "queued": queued}
+        return Reservation(self.collectors, queued, detail)
 
 
 class ErlangReservation:
@@ -387,6 +388,8 @@ class ErlangReservation:
             "handle_seconds": round(handle, 1),
             "load_erlangs": round(load, 4),
             "needed": needed,
+            "reserved": reserved,
+            "queued": queued,
             "on_inbound": on_inbound,
             "backfill": round(backfill, 3),
             "credit": round(self.credit, 4),

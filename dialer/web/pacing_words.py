@@ -47,7 +47,27 @@ def plain_reason(d: dict[str, Any]) -> str:
     launched = d.get("launched")
     if isinstance(launched, int) and launched < launch:
         sentence += f" Only {launched} could be placed (not enough callable cases)."
+    detail = d.get("detail")
+    inbound = detail.get("inbound") if isinstance(detail, dict) else None
+    if isinstance(inbound, dict):
+        sentence += _return_calls(inbound)
     return sentence
+
+
+def _return_calls(inbound: dict[str, Any]) -> str:
+    """A blended campaign's hold for return calls, as the decision record has it."""
+    reserved = int(inbound.get("reserved") or 0)
+    queued = int(inbound.get("queued") or 0)
+    planned = float(inbound.get("callers_planned_per_hour") or 0.0)
+    words = f" Return calls: {collectors(reserved)} kept free"
+    if queued:
+        words += f", {queued} caller{'' if queued == 1 else 's'} waiting"
+    if planned > 0:
+        words += (
+            f"; about {planned:.0f} calls an hour expected, planned as taking collectors "
+            "as they come free"
+        )
+    return words + "."
 
 
 def _sentence(reason: str, launch: int, inputs: dict[str, Any]) -> str:

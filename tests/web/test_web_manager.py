@@ -170,6 +170,19 @@ def test_pacing_reasons_in_plain_words(reason: str, launch: int, words: str) -> 
     assert "lambda" not in sentence and "ceil(" not in sentence
 
 
+def test_a_blended_campaigns_hold_for_return_calls_is_said() -> None:
+    reason = "2 call(s): each drop risk under lambda 0.0200 (inbound: ...)"
+    inbound = {"reserved": 1, "queued": 2, "callers_planned_per_hour": 88.0}
+    decision = {"reason": reason, "launch": 2, "inputs": {}, "detail": {"inbound": inbound}}
+    assert plain_reason(decision).endswith(
+        "Return calls: 1 collector kept free, 2 callers waiting; about 88 calls an hour "
+        "expected, planned as taking collectors as they come free."
+    )
+    fixed = {"reason": "ready - in flight", "launch": 1, "inputs": {"ready": 3}}
+    fixed["detail"] = {"inbound": {"reserved": 2, "queued": 0}}
+    assert plain_reason(fixed).endswith("Return calls: 2 collectors kept free.")
+
+
 def test_fewer_placed_than_decided_is_said() -> None:
     decision = {"reason": "ready - in flight", "launch": 3, "launched": 1, "inputs": {"ready": 3}}
     assert plain_reason(decision).endswith("Only 1 could be placed (not enough callable cases).")
