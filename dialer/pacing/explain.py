@@ -97,11 +97,16 @@ def decision_record(
     if learning:
         record["learning"] = learning
     if inbound is not None:
-        record["inbound"] = {
-            **inbound.detail,
-            "reserved": inbound.reserved,
-            "queued": inbound.queued,
-            "held": inbound.held,
-            "callers_planned_per_hour": round(inbound.arrivals_per_second * 3600, 3),
-        }
+        record["inbound"] = inbound_record(inbound)
     return record
+
+
+def inbound_record(inbound: Reservation) -> dict[str, Any]:
+    """A blended decision's hold for inbound, as its record and the manager's page have it."""
+    return {
+        **inbound.detail,
+        "reserved": inbound.reserved,
+        "queued": inbound.queued,
+        "held": inbound.held,
+        "callers_planned_per_hour": round(inbound.arrivals_per_second * 3600, 3),
+    }

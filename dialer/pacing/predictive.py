@@ -42,7 +42,7 @@ from dialer.pacing.blending import InboundReservation, Reservation
 from dialer.pacing.budget import AbandonLedger, BudgetState, ThresholdController
 from dialer.pacing.distributions import Distribution, Exponential, Fixed, FloatArray, LogNormal
 from dialer.pacing.estimators import EmpiricalDelay, GammaFit, HourlyAnswerRate
-from dialer.pacing.explain import decision_record
+from dialer.pacing.explain import decision_record, inbound_record
 from dialer.pacing.risk import (
     BoolArray,
     BusyTable,
@@ -272,7 +272,9 @@ class PredictivePacer(Pacer):
         progressive = max(0, min(inputs.ready - inputs.in_flight - held, room))
         if self.resolved < self.min_resolved:
             self.predicted_free = float(inputs.ready)
-            return PacingDecision(progressive, "learning: progressive until enough calls seen")
+            return PacingDecision(
+                progressive, "learning: progressive until enough calls seen", detail=self._held()
+            )
         # Until the model has its evidence a bound stands in for it: a high quantile of
         # the answer probability, and only the idle collectors counted on.
         answers_known = self.live_answers >= self.min_live_answers
@@ -310,7 +312,11 @@ class PredictivePacer(Pacer):
             return PacingDecision(
                 progressive,
                 "abandon budget spent: progressive until it recovers",
-                detail={"threshold": lam, "budget_remaining_ratio": budget.remaining_ratio},
+                detail={
+                    "threshold": lam,
+                    "budget_remaining_ratio": budget.remaining_ratio,
+                    **self._held(),
+                },
             )
         if room <= 0:
             return PacingDecision(0, "at the line limit")
@@ -367,6 +373,12 @@ class PredictivePacer(Pacer):
         )
         self.last_record = record
         return PacingDecision(n, record["why"], detail=record)
+
+    def _held(self) -> dict[str, Any]:
+        """The inbound hold of a decision made without the model (blended campaigns)."""
+        if self.inbound is None or self.reservation is None:
+            return {}
+        return {"inbound": inbound_record(self.reservation)}
 
     def _learning(self, answers_known: bool) -> str:
         bounds = []

@@ -108,7 +108,10 @@ def test_predictive_plans_no_outbound_answer_for_reserved_collectors() -> None:
     view, rng = NoView(), np.random.default_rng(1)
     ready = inputs(ready=5, on_call=5)
     assert plain.decide(ready, view, rng).launch == 5
-    assert blended.decide(ready, view, rng).launch == 3
+    warming = blended.decide(ready, view, rng)
+    assert warming.launch == 3
+    assert warming.detail["inbound"]["reserved"] == 2  # said even before the model is ready
+    assert "inbound" not in plain.decide(ready, view, rng).detail
     assert blended.decide(inputs(ready=5, on_call=5, inbound_queued=3), view, rng).launch == 0
 
 
