@@ -13,6 +13,7 @@ kept in memory only, like every number on the trunk.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -55,6 +56,9 @@ class SimulatedCallers:
         self._task: asyncio.Task[None] | None = None
         self.calls: set[str] = set()  # call ids of callers on the line
         self.rung = 0
+        # Call ids stay unique across runs on one store (inbound_calls.call_id is unique):
+        # a restarted daemon's first caller is not the last run's "in-sim-1".
+        self.run_id = uuid.uuid4().hex[:8]
 
     @property
     def wanted(self) -> bool:
@@ -89,7 +93,7 @@ class SimulatedCallers:
         if not self._hooks.accepts(dialed):
             return None
         self.rung += 1
-        call_id = f"in-sim-{self.rung}"
+        call_id = f"in-sim-{self.run_id}-{self.rung}"
         self.calls.add(call_id)
         self._hooks.offered(InboundOffer(call_id, self._caller(), dialed))
         return call_id

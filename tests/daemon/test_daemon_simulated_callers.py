@@ -127,3 +127,33 @@ async def test_simulated_debtors_call_back_and_every_call_is_recorded(tmp_path: 
 def reservation_learnt(pacer: object) -> bool:
     reservation = getattr(pacer, "inbound", None)
     return isinstance(reservation, ErlangReservation) and reservation.seen > 0
+
+
+async def test_a_restarted_daemon_records_its_callers_on_the_same_store(tmp_path: Path) -> None:
+    """The simulated callers' call ids are unique across runs: the second run's callers
+    are recorded next to the first's, none refused as a duplicate."""
+    stored: list[set[str]] = []
+    for seed in (5, 6):
+        daemon = Daemon(settings_for(tmp_path), speed=60, clock_start=DAYTIME, seed=seed)
+        await daemon.prepare()
+        task = asyncio.create_task(daemon.run())
+        try:
+            await asyncio.wait_for(daemon.wait_ready(), 30)
+            trunk = daemon.trunk
+            assert isinstance(trunk, SimulatedTrunk) and trunk.callers is not None
+            prefix = f"in-sim-{trunk.callers.run_id}-"
+
+            async def ids(daemon: Daemon = daemon) -> set[str]:
+                async with daemon.sessions() as session:
+                    return set(await session.scalars(select(InboundCallRow.call_id)))
+
+            async def two_of_this_run(prefix: str = prefix) -> bool:
+                return sum(i.startswith(prefix) for i in await ids()) >= 2
+
+            await until_true(two_of_this_run, "two callers of this run recorded", 90)
+        finally:
+            daemon.request_stop()
+            await asyncio.wait_for(task, 60)
+        stored.append(await ids())
+    first, both = stored
+    assert first < both and len(both - first) >= 2
