@@ -9,10 +9,11 @@ same registry.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from dialer import __version__
 from dialer.compliance.rules import Reason
+from dialer.metrics.declared import Counter, Gauge, Histogram, Info
 from dialer.metrics.inbound import INBOUND_OUTCOMES, INBOUND_WAIT_BUCKETS, InboundMetrics
 from dialer.metrics.media import (
     AMD_DECISION_BUCKETS,

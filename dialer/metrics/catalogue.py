@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from prometheus_client.metrics import MetricWrapperBase
 
 from dialer.metrics import HOPPER_EMPTY_REASONS, Metrics
+from dialer.metrics.declared import Counter, Gauge, Histogram, Info
 
 # Suffixes a family's samples carry, by type (prometheus_client's exposition).
 SAMPLE_SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -107,11 +108,13 @@ class Entry:
         return "events" if self.type == "counter" else "count"
 
 
-def _family(metric: MetricWrapperBase) -> tuple[str, str, tuple[str, ...], str]:
+Declared = Counter | Gauge | Histogram | Info
+
+
+def _family(metric: Declared) -> tuple[str, str, tuple[str, ...], str]:
     """(base name, type, label names, help) of one declared metric."""
     (described,) = metric.describe()
-    labels = tuple(metric._labelnames)
-    return described.name, described.type, labels, described.documentation
+    return described.name, described.type, metric.label_names, described.documentation
 
 
 def catalogue(metrics: Metrics | None = None) -> list[Entry]:
@@ -121,10 +124,12 @@ def catalogue(metrics: Metrics | None = None) -> list[Entry]:
     for value in vars(metrics).values():
         if not isinstance(value, MetricWrapperBase):
             continue
+        if not isinstance(value, Counter | Gauge | Histogram | Info):
+            raise TypeError(f"{value!r}: declare it with dialer.metrics.declared")
         base, kind, labels, text = _family(value)
         bounds: tuple[float, ...] = ()
-        if kind == "histogram":
-            bounds = tuple(b for b in getattr(value, "_upper_bounds", ()) if math.isfinite(b))
+        if isinstance(value, Histogram):
+            bounds = tuple(b for b in value.bucket_bounds if math.isfinite(b))
         entries.append(Entry(base + QUERY_SUFFIX[kind], kind, labels, text, bounds))
     return entries
 

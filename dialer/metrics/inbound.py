@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
+
+from dialer.metrics.declared import Counter, Gauge, Histogram
 
 # Inbound callers' waits, arrival to a collector (or to the end): service levels are set
 # at 10-60 s, so the buckets are dense there.

@@ -3,7 +3,9 @@ detection (dialer.daemon.call_screening)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
+
+from dialer.metrics.declared import Counter, Histogram
 
 # AMD decides a person within about 2.5 s, a machine within the 5 s analysis time.
 AMD_DECISION_BUCKETS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5)
